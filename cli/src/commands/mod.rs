@@ -1,0 +1,3 @@
+//! One module per subcommand, named exactly like the subcommand.
+
+pub mod completions;

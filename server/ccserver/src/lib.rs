@@ -1,0 +1,1 @@
+//! The chat platform server: one binary, any set of roles.

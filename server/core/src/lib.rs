@@ -1,0 +1,1 @@
+//! Chat domain core: apps, users, conversations, messages, receipts; storage, bus and presence traits.

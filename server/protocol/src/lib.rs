@@ -1,0 +1,1 @@
+//! Wire types of the chat platform: WebSocket frames, REST bodies, error codes.

@@ -1,0 +1,1 @@
+//! Pure sizing model: MAU/PCC and workload assumptions in, a complete topology plan out.

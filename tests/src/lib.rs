@@ -1,0 +1,1 @@
+//! End-to-end and real-service smoke tests of the whole platform; see `tests/`.
