@@ -2,6 +2,7 @@
 
 pub mod args;
 mod commands;
+pub mod playbook;
 pub mod printer;
 
 use std::process::ExitCode;
