@@ -1,0 +1,7 @@
+//! Embedded (single-process) backends of the bus and presence seams.
+
+mod bus;
+mod presence;
+
+pub use bus::InProcessBus;
+pub use presence::InProcessPresence;

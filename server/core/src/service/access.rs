@@ -1,0 +1,69 @@
+//! Membership and role checks shared by every conversation operation.
+
+use super::{ChatService, Principal};
+use crate::error::{DomainError, DomainResult};
+use crate::ids::ConversationId;
+use crate::model::{Conversation, ConversationKind, Member, Role};
+use cc_protocol::rest::Visibility;
+
+impl ChatService {
+    /// The conversation, if it exists in the caller's app.
+    pub(crate) async fn conversation(
+        &self,
+        principal: &Principal,
+        id: &ConversationId,
+    ) -> DomainResult<Conversation> {
+        self.store
+            .get_conversation(&principal.app_id, id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("conversation"))
+    }
+
+    /// The conversation and the caller's membership. Non-members learn nothing: a private or direct
+    /// conversation answers `not_found`, a public or password group `forbidden`.
+    pub(crate) async fn membership(
+        &self,
+        principal: &Principal,
+        id: &ConversationId,
+    ) -> DomainResult<(Conversation, Member)> {
+        let conversation = self.conversation(principal, id).await?;
+        match self
+            .store
+            .get_member(&principal.app_id, id, &principal.user_id)
+            .await?
+        {
+            Some(member) => Ok((conversation, member)),
+            None if conversation.kind == ConversationKind::Direct
+                || conversation.visibility == Visibility::Private =>
+            {
+                Err(DomainError::not_found("conversation"))
+            }
+            None => Err(DomainError::forbidden(
+                "you are not a member of this conversation",
+            )),
+        }
+    }
+
+    /// Membership with at least `role`; only groups have management roles.
+    pub(crate) async fn membership_with_role(
+        &self,
+        principal: &Principal,
+        id: &ConversationId,
+        role: Role,
+    ) -> DomainResult<(Conversation, Member)> {
+        let (conversation, member) = self.membership(principal, id).await?;
+        if conversation.kind == ConversationKind::Direct {
+            return Err(DomainError::forbidden(
+                "direct conversations have no membership management",
+            ));
+        }
+        if member.role < role {
+            return Err(DomainError::forbidden(format!(
+                "this needs the {} role or higher; you are {}",
+                role.as_str(),
+                member.role.as_str()
+            )));
+        }
+        Ok((conversation, member))
+    }
+}
