@@ -1,1 +1,92 @@
-//! SQLite store.
+//! Embedded storage backend of the chat platform: SQLite in WAL mode through sqlx.
+//!
+//! Writes go through a pool of exactly one connection: SQLite has one writer anyway, and a single
+//! writer connection means no `SQLITE_BUSY` upgrades and a `seq` assigned in commit order. Reads use
+//! a separate pool and see every committed write (WAL snapshot per statement).
+
+mod apps;
+mod conversations;
+mod error;
+mod members;
+mod messages;
+mod rows;
+mod store_impl;
+mod users;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How durable a commit is. `Normal` survives a process crash (SIGKILL) but may lose the last
+/// transactions on power loss; `Full` also survives power loss at the cost of an fsync per commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    #[default]
+    Normal,
+    Full,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open the SQLite database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("cannot migrate the SQLite database {path}: {source}")]
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if missing) the database file and run pending migrations.
+    pub async fn open(path: &Path, durability: Durability) -> Result<Self, OpenError> {
+        let open_error = |source| OpenError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                Durability::Normal => SqliteSynchronous::Normal,
+                Durability::Full => SqliteSynchronous::Full,
+            })
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(false);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .map_err(open_error)?;
+        sqlx::migrate!("./migrations")
+            .run(&writer)
+            .await
+            .map_err(|source| OpenError::Migrate {
+                path: path.to_owned(),
+                source,
+            })?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(open_error)?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Close both pools, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}

@@ -1,0 +1,247 @@
+//! Members, bans and receipt cursors.
+
+use crate::SqliteStore;
+use crate::error::map;
+use crate::rows;
+use cc_core::ids::{AppId, ConversationId, UserId};
+use cc_core::model::{Member, Role};
+use cc_core::store::StoreResult;
+use sqlx::Row as _;
+
+impl SqliteStore {
+    pub(crate) async fn member_row(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+        user_id: &UserId,
+    ) -> StoreResult<Option<Member>> {
+        let row = sqlx::query(
+            "SELECT * FROM members WHERE app_id = ? AND conversation_id = ? AND user_id = ?",
+        )
+        .bind(&app_id.0)
+        .bind(&id.0)
+        .bind(&user_id.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map)?;
+        row.as_ref().map(rows::member).transpose()
+    }
+
+    pub(crate) async fn member_rows(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Member>> {
+        let found = sqlx::query("SELECT * FROM members WHERE app_id = ? AND conversation_id = ? AND user_id > ? ORDER BY user_id LIMIT ?")
+            .bind(&app_id.0)
+            .bind(&id.0)
+            .bind(after.map_or("", |u| u.0.as_str()))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map)?;
+        rows::all(&found, rows::member)
+    }
+
+    pub(crate) async fn member_id_rows(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+    ) -> StoreResult<Vec<UserId>> {
+        let found =
+            sqlx::query("SELECT user_id FROM members WHERE app_id = ? AND conversation_id = ?")
+                .bind(&app_id.0)
+                .bind(&id.0)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(map)?;
+        found
+            .iter()
+            .map(|row| row.try_get::<String, _>("user_id").map(UserId).map_err(map))
+            .collect()
+    }
+
+    pub(crate) async fn upsert_member_row(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+        user_id: &UserId,
+        role: Role,
+        at_ms: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(map)?;
+        let changed = sqlx::query(
+            "UPDATE members SET role = ? WHERE app_id = ? AND conversation_id = ? AND user_id = ?",
+        )
+        .bind(role.as_str())
+        .bind(&app_id.0)
+        .bind(&id.0)
+        .bind(&user_id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map)?;
+        let added = changed.rows_affected() == 0;
+        if added {
+            // A new member starts with cursors at the current end: earlier history is not "unread".
+            sqlx::query(
+                "INSERT INTO members (app_id, conversation_id, user_id, role, joined_at_ms, delivered_seq, read_seq) \
+                 SELECT ?, ?, ?, ?, ?, last_seq, last_seq FROM conversations WHERE app_id = ? AND id = ?",
+            )
+            .bind(&app_id.0)
+            .bind(&id.0)
+            .bind(&user_id.0)
+            .bind(role.as_str())
+            .bind(at_ms)
+            .bind(&app_id.0)
+            .bind(&id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+            sqlx::query("UPDATE conversations SET member_count = member_count + 1 WHERE app_id = ? AND id = ?")
+                .bind(&app_id.0)
+                .bind(&id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        tx.commit().await.map_err(map)?;
+        Ok(added)
+    }
+
+    pub(crate) async fn remove_member_row(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+        user_id: &UserId,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(map)?;
+        let done = sqlx::query(
+            "DELETE FROM members WHERE app_id = ? AND conversation_id = ? AND user_id = ?",
+        )
+        .bind(&app_id.0)
+        .bind(&id.0)
+        .bind(&user_id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map)?;
+        let removed = done.rows_affected() == 1;
+        if removed {
+            sqlx::query("UPDATE conversations SET member_count = member_count - 1 WHERE app_id = ? AND id = ?")
+                .bind(&app_id.0)
+                .bind(&id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        tx.commit().await.map_err(map)?;
+        Ok(removed)
+    }
+
+    pub(crate) async fn set_ban_row(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+        user_id: &UserId,
+        banned: bool,
+        at_ms: i64,
+    ) -> StoreResult<bool> {
+        let sql = if banned {
+            "INSERT INTO bans (app_id, conversation_id, user_id, banned_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM bans WHERE app_id = ? AND conversation_id = ? AND user_id = ? AND ? >= 0"
+        };
+        let done = sqlx::query(sql)
+            .bind(&app_id.0)
+            .bind(&id.0)
+            .bind(&user_id.0)
+            .bind(at_ms)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(banned || done.rows_affected() == 1)
+    }
+
+    pub(crate) async fn is_banned_row(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+        user_id: &UserId,
+    ) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT 1 FROM bans WHERE app_id = ? AND conversation_id = ? AND user_id = ?",
+        )
+        .bind(&app_id.0)
+        .bind(&id.0)
+        .bind(&user_id.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map)?;
+        Ok(row.is_some())
+    }
+
+    pub(crate) async fn co_member_rows(
+        &self,
+        app_id: &AppId,
+        user_id: &UserId,
+        limit: u32,
+    ) -> StoreResult<Vec<UserId>> {
+        let found = sqlx::query(
+            "SELECT DISTINCT other.user_id FROM members mine JOIN members other \
+               ON other.app_id = mine.app_id AND other.conversation_id = mine.conversation_id \
+             WHERE mine.app_id = ? AND mine.user_id = ? AND other.user_id <> mine.user_id LIMIT ?",
+        )
+        .bind(&app_id.0)
+        .bind(&user_id.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map)?;
+        found
+            .iter()
+            .map(|row| row.try_get::<String, _>("user_id").map(UserId).map_err(map))
+            .collect()
+    }
+
+    pub(crate) async fn advance_cursor_rows(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+        user_id: &UserId,
+        delivered: Option<i64>,
+        read: Option<i64>,
+    ) -> StoreResult<Option<(i64, i64)>> {
+        // Cursors never move back and never pass the last committed message.
+        let mut tx = self.writer.begin().await.map_err(map)?;
+        sqlx::query(
+            "UPDATE members SET \
+               delivered_seq = MAX(delivered_seq, MIN(COALESCE(?, 0), (SELECT last_seq FROM conversations c WHERE c.app_id = members.app_id AND c.id = members.conversation_id))), \
+               read_seq = MAX(read_seq, MIN(COALESCE(?, 0), (SELECT last_seq FROM conversations c WHERE c.app_id = members.app_id AND c.id = members.conversation_id))) \
+             WHERE app_id = ? AND conversation_id = ? AND user_id = ?",
+        )
+        .bind(delivered)
+        .bind(read)
+        .bind(&app_id.0)
+        .bind(&id.0)
+        .bind(&user_id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map)?;
+        let row = sqlx::query("SELECT delivered_seq, read_seq FROM members WHERE app_id = ? AND conversation_id = ? AND user_id = ?")
+            .bind(&app_id.0)
+            .bind(&id.0)
+            .bind(&user_id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        row.map(|row| {
+            Ok((
+                row.try_get("delivered_seq").map_err(map)?,
+                row.try_get("read_seq").map_err(map)?,
+            ))
+        })
+        .transpose()
+    }
+}

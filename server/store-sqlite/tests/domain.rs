@@ -1,0 +1,226 @@
+//! The domain service over the real SQLite store: seq, idempotency, unread counts, durability.
+
+use cc_core::auth::KeyRing;
+use cc_core::ids::{AppId, ConversationId, UserId};
+use cc_core::inproc::{InProcessBus, InProcessPresence};
+use cc_core::model::Appended;
+use cc_core::service::SendRequest;
+use cc_core::store::{HistoryPage, Store};
+use cc_core::{ChatService, CoreLimits, Principal};
+use cc_protocol::rest::{CreateConversation, CreateUser, Visibility};
+use cc_protocol::{ErrorCode, MessageBody};
+use cc_store_sqlite::{Durability, SqliteStore};
+use std::sync::Arc;
+
+async fn service(path: &std::path::Path) -> (Arc<ChatService>, SqliteStore) {
+    let store = SqliteStore::open(path, Durability::Normal).await.unwrap();
+    let keys = Arc::new(KeyRing::from_seeds(&[("k1", [3; 32], true)]));
+    let limits = CoreLimits {
+        messages_per_sec: 10_000,
+        message_burst: 10_000,
+        ..CoreLimits::default()
+    };
+    let service = ChatService::new(
+        Arc::new(store.clone()),
+        Arc::new(InProcessBus::new()),
+        Arc::new(InProcessPresence::new()),
+        keys,
+        limits,
+    );
+    (Arc::new(service), store)
+}
+
+fn principal(app: &AppId, user: &str) -> Principal {
+    Principal {
+        app_id: app.clone(),
+        user_id: UserId::from(user),
+        token_id: "t".into(),
+        expires_at_ms: i64::MAX,
+    }
+}
+
+fn text(t: &str) -> MessageBody {
+    MessageBody::Text { text: t.into() }
+}
+
+async fn setup(service: &ChatService) -> (AppId, ConversationId) {
+    let (app, _) = service.create_app("test").await.unwrap();
+    for user in ["alice", "bob", "carol"] {
+        service
+            .create_user(
+                &app.id,
+                CreateUser {
+                    user_id: user.into(),
+                    name: user.into(),
+                    metadata: serde_json::json!({}),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let group = CreateConversation::Group {
+        name: "g".into(),
+        visibility: Visibility::Private,
+        password: None,
+        members: vec!["bob".into(), "carol".into()],
+        metadata: serde_json::json!({}),
+    };
+    let (conversation, _) = service
+        .create_conversation(&principal(&app.id, "alice"), group)
+        .await
+        .unwrap();
+    (app.id, conversation.id)
+}
+
+fn send(conversation: &ConversationId, client_msg_id: &str, body: &str) -> SendRequest {
+    SendRequest {
+        conversation_id: conversation.clone(),
+        client_msg_id: client_msg_id.into(),
+        body: text(body),
+        parent_id: None,
+        mentions: vec![],
+    }
+}
+
+#[tokio::test]
+async fn concurrent_sends_get_gap_free_seqs_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.db");
+    let (service, store) = service(&path).await;
+    let (app, conversation) = setup(&service).await;
+    let mut tasks = Vec::new();
+    for sender in ["alice", "bob", "carol"] {
+        let (service, app, conversation) = (service.clone(), app.clone(), conversation.clone());
+        tasks.push(tokio::spawn(async move {
+            for n in 0..30 {
+                service
+                    .send_message(
+                        &principal(&app, sender),
+                        send(&conversation, &format!("{sender}-{n}"), "x"),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    store.close().await;
+    let (service, _store) = self::service(&path).await;
+    let history = service
+        .history(
+            &principal(&app, "alice"),
+            &conversation,
+            HistoryPage::After(0),
+            200,
+        )
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = history.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=90).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn idempotent_resend_and_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, store) = service(&dir.path().join("chat.db")).await;
+    let (app, conversation) = setup(&service).await;
+    let alice = principal(&app, "alice");
+    let (first, duplicate) = service
+        .send_message(&alice, send(&conversation, "c1", "hello"))
+        .await
+        .unwrap();
+    assert!(!duplicate);
+    let (again, duplicate) = service
+        .send_message(&alice, send(&conversation, "c1", "hello"))
+        .await
+        .unwrap();
+    assert!(duplicate);
+    assert_eq!((again.id, again.seq), (first.id.clone(), first.seq));
+    let conflict = service
+        .send_message(&alice, send(&conversation, "c1", "different"))
+        .await
+        .unwrap_err();
+    assert_eq!(conflict.code(), ErrorCode::IdempotencyConflict);
+    // Another sender may reuse the same client id: keys are per sender.
+    let (bobs, duplicate) = service
+        .send_message(&principal(&app, "bob"), send(&conversation, "c1", "hello"))
+        .await
+        .unwrap();
+    assert!(!duplicate);
+    assert_eq!(bobs.seq, 2);
+    // The store reports duplicates itself, whatever the caller.
+    let new = cc_core::model::NewMessage {
+        app_id: app.clone(),
+        conversation_id: conversation.clone(),
+        id: cc_core::ids::MessageId::from("other"),
+        sender_id: UserId::from("alice"),
+        client_msg_id: "c1".into(),
+        body: text("hello"),
+        parent_id: None,
+        mentions: vec![],
+        created_at_ms: 0,
+    };
+    assert!(
+        matches!(store.append_message(&new).await.unwrap(), Appended::Duplicate(m) if m.id == first.id)
+    );
+}
+
+#[tokio::test]
+async fn unread_counts_follow_the_read_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, _store) = service(&dir.path().join("chat.db")).await;
+    let (app, conversation) = setup(&service).await;
+    for n in 0..5 {
+        service
+            .send_message(
+                &principal(&app, "alice"),
+                send(&conversation, &format!("m{n}"), "x"),
+            )
+            .await
+            .unwrap();
+    }
+    let bob = principal(&app, "bob");
+    let unread = |list: Vec<cc_core::model::MemberConversation>| list[0].unread_count;
+    assert_eq!(
+        unread(service.list_conversations(&bob, None, 10).await.unwrap()),
+        5
+    );
+    assert_eq!(
+        service
+            .mark(&bob, &conversation, None, Some(3))
+            .await
+            .unwrap(),
+        (3, 3)
+    );
+    assert_eq!(
+        unread(service.list_conversations(&bob, None, 10).await.unwrap()),
+        2
+    );
+    // Cursors never move back and never pass the last message.
+    assert_eq!(
+        service
+            .mark(&bob, &conversation, Some(1), Some(1))
+            .await
+            .unwrap(),
+        (3, 3)
+    );
+    assert_eq!(
+        service
+            .mark(&bob, &conversation, None, Some(99))
+            .await
+            .unwrap(),
+        (5, 5)
+    );
+    // The sender's own messages are never unread for them.
+    assert_eq!(
+        unread(
+            service
+                .list_conversations(&principal(&app, "alice"), None, 10)
+                .await
+                .unwrap()
+        ),
+        0
+    );
+}
