@@ -1,4 +1,5 @@
 //! The domain service over the real SQLite store: seq, idempotency, unread counts, durability.
+#![allow(clippy::unwrap_used)] // Test helpers outside #[test] functions; a failure is a test failure.
 
 use cc_core::auth::KeyRing;
 use cc_core::ids::{AppId, ConversationId, UserId};
