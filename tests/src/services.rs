@@ -149,10 +149,10 @@ pub fn ssh_files() -> SshFiles {
 /// A name unique to this run, for topics, groups, keys, databases and services: tests never collide with a
 /// previous or a parallel run.
 pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos());
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let sequence = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{prefix}-{}-{nanos:x}-{sequence}", std::process::id())
 }
