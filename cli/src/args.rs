@@ -42,6 +42,8 @@ pub enum OutputFormat {
 pub enum Command {
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Render a plan into a Swarm stack, a Compose file and every config file, validated.
+    Render(RenderArgs),
 }
 
 #[derive(Debug, Args)]
@@ -49,4 +51,23 @@ pub struct CompletionsArgs {
     /// The shell to generate completions for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The plan file written by `ccctl plan -o`.
+    #[arg(long, value_name = "FILE")]
+    pub plan: std::path::PathBuf,
+
+    /// The environment file (TOML): domain, TLS, image versions, secrets directory.
+    #[arg(long, value_name = "FILE")]
+    pub env: std::path::PathBuf,
+
+    /// Directory to write; replaced as a whole (it must be absent, empty or a previous render).
+    #[arg(short = 'o', long = "out", value_name = "DIR", required_unless_present = "check", conflicts_with = "check")]
+    pub out: Option<std::path::PathBuf>,
+
+    /// Re-render and compare with DIR: print a unified diff and exit 1 on drift. Writes nothing.
+    #[arg(long, value_name = "DIR")]
+    pub check: Option<std::path::PathBuf>,
 }

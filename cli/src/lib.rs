@@ -2,6 +2,7 @@
 
 pub mod args;
 mod commands;
+pub mod env_file;
 pub mod playbook;
 pub mod printer;
 
@@ -43,6 +44,7 @@ pub fn main_entry() -> ExitCode {
 pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Completions(args) => commands::completions::run(&args, printer),
+        Command::Render(args) => commands::render::run(&args, printer),
     }
 }
 

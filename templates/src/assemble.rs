@@ -632,6 +632,28 @@ impl Builder<'_> {
                 self.push(spec);
             }
         }
+        for role in &roles {
+            for sentinel in &role.sentinels {
+                let mut spec = Spec::new(sentinel, &self.env.images.redis, Kind::Stateful);
+                // Sentinel rewrites its config file: copy the rendered one to the volume, add the password.
+                spec.command = shell(&format!(
+                    "cp /usr/local/etc/redis/sentinel.conf /data/sentinel.conf && printf 'sentinel auth-pass \
+                     cc-{role} %s\\n' \"$$(cat /run/secrets/redis_password)\" >> /data/sentinel.conf && exec \
+                     redis-sentinel /data/sentinel.conf",
+                    role = role.role
+                ));
+                spec.networks = vec!["data", "monitoring"];
+                spec.volumes = vec![(format!("{sentinel}-data"), "/data".into())];
+                spec.secrets = vec![SecretKey::RedisPassword];
+                spec.configs = vec![(
+                    format!("redis/{sentinel}.conf"),
+                    "/usr/local/etc/redis/sentinel.conf".into(),
+                )];
+                spec.health = health_shell("redis-cli -p 26379 ping | grep -q PONG");
+                spec.start_period_s = 10;
+                self.push(spec);
+            }
+        }
         let mut exporter = Spec::new(
             "redis-exporter",
             &self.env.images.redis_exporter,

@@ -13,6 +13,7 @@ pub mod model;
 mod render;
 pub mod sample;
 
+pub use adapter::from_plan;
 pub use assemble::{APP_ROLES, Parts, Sizing, assemble};
 pub use environment::{Domain, DomainError, Environment, Hostnames, Images, SecretFile, SecretKey};
 pub use error::{Problem, RenderError};

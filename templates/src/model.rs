@@ -242,6 +242,10 @@ pub struct RedisRole {
     pub rdb_snapshots: bool,
     /// `host:port` list the clients use.
     pub endpoints: String,
+    /// Sentinel services watching the primary (primary/replica topology with HA); empty otherwise.
+    pub sentinels: Vec<String>,
+    /// Sentinels that must agree before a failover: a majority.
+    pub sentinel_quorum: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]

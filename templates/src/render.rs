@@ -203,6 +203,15 @@ fn render_configs(renderer: &mut Renderer<'_>, model: &Model) -> Result<(), Rend
             )?;
         }
     }
+    for role in &model.redis {
+        for sentinel in &role.sentinels {
+            renderer.render(
+                "redis/sentinel.conf.j2",
+                format!("redis/{sentinel}.conf"),
+                context! { role => Value::from_serialize(role), sentinel => sentinel },
+            )?;
+        }
+    }
     for member in &model.mongodb.members {
         renderer.render(
             "mongodb/mongod.conf.j2",

@@ -358,6 +358,8 @@ fn parts(size: &str, scale: &Scale) -> Parts {
             maxmemory_policy: policy.to_owned(),
             appendonly,
             rdb_snapshots: role == "sessions",
+            sentinels: Vec::new(),
+            sentinel_quorum: 0,
         });
     }
     let members: Vec<MongodbMember> = (1..=quorum)

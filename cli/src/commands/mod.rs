@@ -1,3 +1,4 @@
 //! One module per subcommand, named exactly like the subcommand.
 
 pub mod completions;
+pub mod render;
