@@ -128,11 +128,15 @@ package_version() { dpkg-query -W -f='${Version}' "$1" 2> /dev/null || echo "not
 
 # --- Processes ------------------------------------------------------------------------------------
 
+# A pid file left by a machine restart may name a pid now reused by an unrelated process: the process only
+# counts as ours when its command line mentions $CC_SERVICES_HOME (every daemon here is started with a
+# config, data or state path under it).
 pid_alive() {
     local pid_file="$1" pid
     [[ -f "$pid_file" ]] || return 1
     pid="$(cat "$pid_file" 2> /dev/null || true)"
-    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2> /dev/null
+    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2> /dev/null || return 1
+    tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null | grep -qF "$CC_SERVICES_HOME"
 }
 
 # start_background <pid file> <log file> <command...>: runs the command detached (own session, so the
