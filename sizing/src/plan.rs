@@ -511,6 +511,9 @@ pub struct HostPlan {
 }
 
 /// One task of a service or store: its name and replica index (0-based).
+///
+/// Redis roles (`redis_<role>`) number their instances `shard × (1 + replicas_per_master) + member`, where
+/// member 0 is the shard's primary. Sentinels are `redis_<role>_sentinel`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskRef {
