@@ -42,6 +42,9 @@ pub enum OutputFormat {
 pub enum Command {
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Pre-flight checks of every host over SSH (OS, size, ports, clock, Docker, kernel settings,
+    /// reachability); `--fix` fixes what it can through the playbooks, then checks again.
+    Check(CheckArgs),
     /// Render a plan into a Swarm stack, a Compose file and every config file, validated.
     Render(RenderArgs),
 }
@@ -70,4 +73,32 @@ pub struct RenderArgs {
     /// Re-render and compare with DIR: print a unified diff and exit 1 on drift. Writes nothing.
     #[arg(long, value_name = "DIR")]
     pub check: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The plan written by `ccctl plan`.
+    #[arg(long, value_name = "FILE")]
+    pub plan: std::path::PathBuf,
+
+    /// The inventory mapping the plan's hosts to machines (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: std::path::PathBuf,
+
+    /// The environment's known-hosts file [default: `known_hosts` next to the inventory].
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<std::path::PathBuf>,
+
+    /// Record the host keys of hosts not yet in the known-hosts file (compare the fingerprints first).
+    /// Never overrides a changed key.
+    #[arg(long)]
+    pub trust_new_host: bool,
+
+    /// Fix the fixable warnings and failures through the playbooks, then check again.
+    #[arg(long)]
+    pub fix: bool,
+
+    /// Run only this check (an id from the table, or a prefix such as `sysctl`); repeatable.
+    #[arg(long, value_name = "CHECK")]
+    pub only: Vec<String>,
 }

@@ -3,8 +3,10 @@
 pub mod args;
 mod commands;
 pub mod env_file;
+pub mod inventory;
 pub mod playbook;
 pub mod printer;
+pub mod remote;
 
 use std::process::ExitCode;
 
@@ -44,6 +46,7 @@ pub fn main_entry() -> ExitCode {
 pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Completions(args) => commands::completions::run(&args, printer),
+        Command::Check(args) => commands::check::run(&args, printer),
         Command::Render(args) => commands::render::run(&args, printer),
     }
 }

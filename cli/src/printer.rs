@@ -94,3 +94,76 @@ impl Printer {
         }
     }
 }
+
+/// One progress line per host (or per service), drawn on stderr only when progress is enabled; with
+/// `-q` or a non-terminal stderr every method is a no-op.
+#[derive(Debug, Clone)]
+pub struct ProgressLines {
+    multi: Option<indicatif::MultiProgress>,
+}
+
+/// One line of [`ProgressLines`]: `name [=====>    ] 3/7 current step`.
+#[derive(Debug, Clone)]
+pub struct ProgressLine {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Printer {
+    /// A group of progress lines (see [`ProgressLines`]).
+    pub fn progress_lines(&self) -> ProgressLines {
+        ProgressLines {
+            multi: self.progress_enabled().then(indicatif::MultiProgress::new),
+        }
+    }
+}
+
+impl ProgressLines {
+    /// Lines that never draw (tests, library callers without a terminal).
+    pub fn hidden() -> Self {
+        Self { multi: None }
+    }
+
+    /// Adds a line of `total` steps labelled `name`.
+    pub fn line(&self, name: &str, total: u64) -> ProgressLine {
+        let bar = self.multi.as_ref().map(|multi| {
+            let bar = multi.add(indicatif::ProgressBar::new(total));
+            let style = indicatif::ProgressStyle::with_template(
+                "{prefix:>14} [{bar:24}] {pos}/{len} {wide_msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(name.to_owned());
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        ProgressLine { bar }
+    }
+}
+
+impl ProgressLine {
+    pub fn set_message(&self, message: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(message.to_owned());
+        }
+    }
+
+    pub fn set_length(&self, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+        }
+    }
+
+    pub fn inc(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    /// Stops the line, leaving `message` on it.
+    pub fn finish(&self, message: &str) {
+        if let Some(bar) = &self.bar {
+            bar.finish_with_message(message.to_owned());
+        }
+    }
+}

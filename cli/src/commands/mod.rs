@@ -1,4 +1,5 @@
 //! One module per subcommand, named exactly like the subcommand.
 
+pub mod check;
 pub mod completions;
 pub mod render;

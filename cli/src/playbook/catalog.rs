@@ -8,7 +8,10 @@ pub(crate) const EMBEDDED: &[(&str, &str)] = &[
     ("docker", include_str!("../../../playbooks/docker.yaml")),
     ("swap", include_str!("../../../playbooks/swap.yaml")),
     ("sysctl", include_str!("../../../playbooks/sysctl.yaml")),
-    ("time-sync", include_str!("../../../playbooks/time-sync.yaml")),
+    (
+        "time-sync",
+        include_str!("../../../playbooks/time-sync.yaml"),
+    ),
     (
         "transparent-hugepages",
         include_str!("../../../playbooks/transparent-hugepages.yaml"),
@@ -53,11 +56,18 @@ mod tests {
         let on_disk: BTreeSet<String> = std::fs::read_dir(directory)
             .expect("playbooks directory")
             .filter_map(|entry| {
-                let name = entry.expect("entry").file_name().into_string().expect("utf-8");
+                let name = entry
+                    .expect("entry")
+                    .file_name()
+                    .into_string()
+                    .expect("utf-8");
                 name.strip_suffix(".yaml").map(str::to_owned)
             })
             .collect();
-        let embedded: BTreeSet<String> = EMBEDDED.iter().map(|(stem, _)| (*stem).to_owned()).collect();
+        let embedded: BTreeSet<String> = EMBEDDED
+            .iter()
+            .map(|(stem, _)| (*stem).to_owned())
+            .collect();
         assert_eq!(on_disk, embedded, "add new playbooks to EMBEDDED");
     }
 

@@ -74,7 +74,9 @@ impl From<RawCommand> for CommandTemplate {
     fn from(raw: RawCommand) -> Self {
         match raw {
             RawCommand::Same(command) => Self::Same(command),
-            RawCommand::PerFamily(RawPerFamily { debian, rhel }) => Self::PerFamily { debian, rhel },
+            RawCommand::PerFamily(RawPerFamily { debian, rhel }) => {
+                Self::PerFamily { debian, rhel }
+            }
         }
     }
 }
@@ -141,21 +143,26 @@ fn render_problems(problems: &[PlaybookProblem]) -> String {
 /// Parses and validates one playbook. `file_stem` is the file name without `.yaml`; the playbook's
 /// `name` must equal it so that `ccctl` and operators refer to it by one name.
 pub(crate) fn parse(file_stem: &str, text: &str) -> Result<Playbook, PlaybookError> {
-    let raw: RawPlaybook = serde_yaml_ng::from_str(text).map_err(|source| PlaybookError::Syntax {
-        file: file_stem.to_owned(),
-        source,
-    })?;
+    let raw: RawPlaybook =
+        serde_yaml_ng::from_str(text).map_err(|source| PlaybookError::Syntax {
+            file: file_stem.to_owned(),
+            source,
+        })?;
     validate(file_stem, raw)
 }
 
 fn validate(file_stem: &str, raw: RawPlaybook) -> Result<Playbook, PlaybookError> {
     let mut problems = Vec::new();
-    let mut problem = |path: String, message: String| problems.push(PlaybookProblem { path, message });
+    let mut problem =
+        |path: String, message: String| problems.push(PlaybookProblem { path, message });
 
     if raw.version != PLAYBOOK_VERSION {
         problem(
             "version".into(),
-            format!("unsupported version {}; this ccctl reads version {PLAYBOOK_VERSION}", raw.version),
+            format!(
+                "unsupported version {}; this ccctl reads version {PLAYBOOK_VERSION}",
+                raw.version
+            ),
         );
     }
     if raw.name != file_stem {
@@ -165,13 +172,17 @@ fn validate(file_stem: &str, raw: RawPlaybook) -> Result<Playbook, PlaybookError
         );
     }
     if raw.description.trim().is_empty() {
-        problem("description".into(), "must say what the playbook does".into());
+        problem(
+            "description".into(),
+            "must say what the playbook does".into(),
+        );
     }
     for name in raw.params.keys() {
         if !is_identifier(name) {
             problem(
                 format!("params.{name}"),
-                "a parameter name is lowercase letters, digits and `_`, starting with a letter".into(),
+                "a parameter name is lowercase letters, digits and `_`, starting with a letter"
+                    .into(),
             );
         }
     }
@@ -189,7 +200,10 @@ fn validate(file_stem: &str, raw: RawPlaybook) -> Result<Playbook, PlaybookError
         } else if !seen_names.insert(raw_step.name.clone()) {
             problem(
                 format!("{step_path}.name"),
-                format!("`{}` is used by an earlier step; step names are unique", raw_step.name),
+                format!(
+                    "`{}` is used by an earlier step; step names are unique",
+                    raw_step.name
+                ),
             );
         }
         let step = Step {
@@ -209,7 +223,9 @@ fn validate(file_stem: &str, raw: RawPlaybook) -> Result<Playbook, PlaybookError
                             if !raw.params.contains_key(&name) {
                                 problem(
                                     path.clone(),
-                                    format!("uses `{{{{ {name} }}}}` which is not declared under `params`"),
+                                    format!(
+                                        "uses `{{{{ {name} }}}}` which is not declared under `params`"
+                                    ),
                                 );
                             }
                             used_params.insert(name);
@@ -330,7 +346,10 @@ steps:
     fn unknown_fields_are_refused() {
         let text = VALID.replace("description: A demo.", "description: A demo.\nbecome: true");
         let error = parse("demo", &text).expect_err("unknown field");
-        assert!(error.to_string().contains("unknown field `become`"), "{error}");
+        assert!(
+            error.to_string().contains("unknown field `become`"),
+            "{error}"
+        );
     }
 
     #[test]

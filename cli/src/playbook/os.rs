@@ -84,9 +84,18 @@ mod tests {
         let cases = [
             ("ID=debian\nVERSION_ID=\"12\"\n", Some(OsFamily::Debian)),
             ("ID=ubuntu\nID_LIKE=debian\n", Some(OsFamily::Debian)),
-            ("ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n", Some(OsFamily::Debian)),
-            ("ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n", Some(OsFamily::Rhel)),
-            ("ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\n", Some(OsFamily::Rhel)),
+            (
+                "ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n",
+                Some(OsFamily::Debian),
+            ),
+            (
+                "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n",
+                Some(OsFamily::Rhel),
+            ),
+            (
+                "ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\n",
+                Some(OsFamily::Rhel),
+            ),
             ("ID=\"rhel\"\n", Some(OsFamily::Rhel)),
             ("ID=alpine\n", None),
             ("", None),

@@ -18,7 +18,11 @@ pub enum Privilege {
 
 impl Privilege {
     pub fn for_user(user: &str) -> Self {
-        if user == "root" { Self::Root } else { Self::Sudo }
+        if user == "root" {
+            Self::Root
+        } else {
+            Self::Sudo
+        }
     }
 }
 
@@ -62,7 +66,10 @@ pub fn render_steps(
     params: &BTreeMap<String, String>,
     privilege: Privilege,
 ) -> Result<Vec<RenderedStep>, RenderError> {
-    if let Some(param) = params.keys().find(|name| !playbook.params.contains_key(*name)) {
+    if let Some(param) = params
+        .keys()
+        .find(|name| !playbook.params.contains_key(*name))
+    {
         return Err(RenderError::Unexpected {
             playbook: playbook.name.clone(),
             param: param.clone(),
@@ -112,12 +119,20 @@ mod tests {
     #[test]
     fn sysctl_steps_for_root() {
         let playbook = catalog::load("sysctl").expect("embedded");
-        let steps = render_steps(&playbook, OsFamily::Debian, &sysctl_params(), Privilege::Root)
-            .expect("render");
+        let steps = render_steps(
+            &playbook,
+            OsFamily::Debian,
+            &sysctl_params(),
+            Privilege::Root,
+        )
+        .expect("render");
         insta::assert_snapshot!(
             steps
                 .iter()
-                .map(|step| format!("## {}\n# check\n{}\n# apply\n{}", step.name, step.check, step.apply))
+                .map(|step| format!(
+                    "## {}\n# check\n{}\n# apply\n{}",
+                    step.name, step.check, step.apply
+                ))
                 .collect::<Vec<_>>()
                 .join("\n")
         );
@@ -128,18 +143,28 @@ mod tests {
         let playbook = catalog::load("sysctl").expect("embedded");
         let steps = render_steps(&playbook, OsFamily::Rhel, &sysctl_params(), Privilege::Sudo)
             .expect("render");
-        assert!(steps[1].apply.starts_with("sudo -n sh -c 'set -e\nkey=net.ipv4.ip_local_port_range; value='\\''1024 65535'\\''"));
+        assert!(steps[1].apply.starts_with(
+            "sudo -n sh -c 'set -e\nkey=net.ipv4.ip_local_port_range; value='\\''1024 65535'\\''"
+        ));
     }
 
     #[test]
     fn family_variants_are_chosen() {
         let playbook = catalog::load("docker").expect("embedded");
-        let params = BTreeMap::from([("repository".to_owned(), "https://download.docker.com".to_owned())]);
-        let debian = render_steps(&playbook, OsFamily::Debian, &params, Privilege::Root).expect("render");
-        let rhel = render_steps(&playbook, OsFamily::Rhel, &params, Privilege::Root).expect("render");
+        let params = BTreeMap::from([(
+            "repository".to_owned(),
+            "https://download.docker.com".to_owned(),
+        )]);
+        let debian =
+            render_steps(&playbook, OsFamily::Debian, &params, Privilege::Root).expect("render");
+        let rhel =
+            render_steps(&playbook, OsFamily::Rhel, &params, Privilege::Root).expect("render");
         assert!(debian[1].apply.contains("apt-get install -y docker-ce"));
         assert!(rhel[1].apply.contains("dnf install -y docker-ce"));
-        assert_eq!(debian[2], rhel[2], "the last step is the same on both families");
+        assert_eq!(
+            debian[2], rhel[2],
+            "the last step is the same on both families"
+        );
     }
 
     #[test]
@@ -163,6 +188,9 @@ mod tests {
     fn privilege_for_user() {
         assert_eq!(Privilege::for_user("root"), Privilege::Root);
         assert_eq!(Privilege::for_user("deploy"), Privilege::Sudo);
-        assert_eq!(privileged("id -u", Privilege::Sudo), "sudo -n sh -c 'id -u'");
+        assert_eq!(
+            privileged("id -u", Privilege::Sudo),
+            "sudo -n sh -c 'id -u'"
+        );
     }
 }

@@ -78,9 +78,10 @@ pub(crate) fn render(
 /// quotes with embedded single quotes written as `'\''`.
 pub fn shell_quote(value: &str) -> String {
     let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '=' | ',' | '+' | '@'));
+        && value.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '.' | '_' | '-' | '/' | ':' | '=' | ',' | '+' | '@')
+        });
     if plain {
         value.to_owned()
     } else {
@@ -117,7 +118,10 @@ mod tests {
             render("echo {{ key }}", &params),
             Err(TemplateError::Missing("key".into()))
         );
-        assert_eq!(render("echo {{ key", &params), Err(TemplateError::Unclosed(5)));
+        assert_eq!(
+            render("echo {{ key", &params),
+            Err(TemplateError::Unclosed(5))
+        );
         assert_eq!(
             render("echo {{ $(id) }}", &params),
             Err(TemplateError::BadName("$(id)".into()))

@@ -57,7 +57,11 @@ pub(crate) fn evaluate_sysctl(id: &str, need: &SysctlNeed, output: &CommandOutpu
             let Ok(value) = current.parse::<u64>() else {
                 return unreadable(id, output);
             };
-            (value >= *minimum, format!("≥ {minimum}"), minimum.to_string())
+            (
+                value >= *minimum,
+                format!("≥ {minimum}"),
+                minimum.to_string(),
+            )
         }
         SysctlRequirement::Covers { low, high } => {
             let Some((current_low, current_high)) = range(&current) else {
@@ -73,11 +77,19 @@ pub(crate) fn evaluate_sysctl(id: &str, need: &SysctlNeed, output: &CommandOutpu
         }
         SysctlRequirement::Equals(expected) => {
             let expected = collapse(expected);
-            (current == expected, format!("= {expected}"), expected.clone())
+            (
+                current == expected,
+                format!("= {expected}"),
+                expected.clone(),
+            )
         }
     };
     if ok {
-        Outcome::new(id, Status::Pass, format!("{current} (needs {wanted}: {})", need.reason))
+        Outcome::new(
+            id,
+            Status::Pass,
+            format!("{current} (needs {wanted}: {})", need.reason),
+        )
     } else {
         Outcome::new(
             id,
@@ -123,16 +135,18 @@ pub(crate) fn evaluate_thp(id: &str, output: &CommandOutput) -> Outcome {
         // Kernels built without THP have no such file: nothing to turn off.
         return Outcome::new(id, Status::Pass, "not supported by this kernel");
     }
-    let selected = output
-        .stdout
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix('[').and_then(|word| word.strip_suffix(']')));
+    let selected = output.stdout.split_whitespace().find_map(|word| {
+        word.strip_prefix('[')
+            .and_then(|word| word.strip_suffix(']'))
+    });
     match selected {
         Some("never") => Outcome::new(id, Status::Pass, "never"),
         Some(mode @ ("always" | "madvise")) => Outcome::new(
             id,
             Status::Warn,
-            format!("{mode}: Redis, TiKV and MongoDB recommend `never` (compaction stalls add latency)"),
+            format!(
+                "{mode}: Redis, TiKV and MongoDB recommend `never` (compaction stalls add latency)"
+            ),
         )
         .fixable("transparent-hugepages", &[]),
         _ => unreadable(id, output),
@@ -157,38 +171,72 @@ mod tests {
         let at_least = need("net.core.somaxconn", SysctlRequirement::AtLeast(65535));
         let covers = need(
             "net.ipv4.ip_local_port_range",
-            SysctlRequirement::Covers { low: 1024, high: 65535 },
+            SysctlRequirement::Covers {
+                low: 1024,
+                high: 65535,
+            },
         );
-        let equals = need("net.ipv4.tcp_tw_reuse", SysctlRequirement::Equals("1".into()));
+        let equals = need(
+            "net.ipv4.tcp_tw_reuse",
+            SysctlRequirement::Equals("1".into()),
+        );
         let cases = [
             (&at_least, ok("4096\n"), Status::Fail, Some("65535")),
             (&at_least, ok("65535\n"), Status::Pass, None),
             (&at_least, ok("131072\n"), Status::Pass, None),
-            (&covers, ok("32768\t60999\n"), Status::Fail, Some("1024 65535")),
-            (&covers, ok("1024\t65000\n"), Status::Fail, Some("1024 65535")),
+            (
+                &covers,
+                ok("32768\t60999\n"),
+                Status::Fail,
+                Some("1024 65535"),
+            ),
+            (
+                &covers,
+                ok("1024\t65000\n"),
+                Status::Fail,
+                Some("1024 65535"),
+            ),
             (&covers, ok("1000\t65535\n"), Status::Pass, None),
             (&equals, ok("2\n"), Status::Fail, Some("1")),
             (&equals, ok("1\n"), Status::Pass, None),
         ];
         for (need, output, status, fix_value) in cases {
             let outcome = evaluate_sysctl("id", need, &output);
-            assert_eq!(outcome.status, status, "{need:?} {output:?}: {}", outcome.message);
             assert_eq!(
-                outcome.fix.as_ref().and_then(|fix| fix.params.get("value")).map(String::as_str),
+                outcome.status, status,
+                "{need:?} {output:?}: {}",
+                outcome.message
+            );
+            assert_eq!(
+                outcome
+                    .fix
+                    .as_ref()
+                    .and_then(|fix| fix.params.get("value"))
+                    .map(String::as_str),
                 fix_value
             );
         }
         let outcome = evaluate_sysctl("id", &covers, &ok("32768\t60999\n"));
-        assert_eq!(outcome.message, "32768 60999, needs covering 1024–65535 (test)");
+        assert_eq!(
+            outcome.message,
+            "32768 60999, needs covering 1024–65535 (test)"
+        );
     }
 
     #[test]
     fn missing_sysctl_is_a_warning_without_fix() {
-        let conntrack = need("net.netfilter.nf_conntrack_max", SysctlRequirement::AtLeast(262_144));
+        let conntrack = need(
+            "net.netfilter.nf_conntrack_max",
+            SysctlRequirement::AtLeast(262_144),
+        );
         let outcome = evaluate_sysctl(
             "id",
             &conntrack,
-            &failed(255, "", "sysctl: cannot stat /proc/sys/net/netfilter/nf_conntrack_max: No such file or directory\n"),
+            &failed(
+                255,
+                "",
+                "sysctl: cannot stat /proc/sys/net/netfilter/nf_conntrack_max: No such file or directory\n",
+            ),
         );
         assert_eq!(outcome.status, Status::Warn);
         assert!(outcome.fix.is_none());
@@ -197,7 +245,10 @@ mod tests {
     #[test]
     fn garbage_is_unreadable() {
         let at_least = need("k", SysctlRequirement::AtLeast(1));
-        assert_eq!(evaluate_sysctl("id", &at_least, &ok("abc")).status, Status::Fail);
+        assert_eq!(
+            evaluate_sysctl("id", &at_least, &ok("abc")).status,
+            Status::Fail
+        );
         assert!(evaluate_sysctl("id", &at_least, &ok("abc")).fix.is_none());
     }
 
@@ -210,7 +261,10 @@ mod tests {
             &ok(&format!("{header}/swapfile  file  2097148  0  -2\n")),
         );
         assert_eq!(on.status, Status::Warn);
-        assert_eq!(on.fix.as_ref().map(|fix| fix.playbook.as_str()), Some("swap"));
+        assert_eq!(
+            on.fix.as_ref().map(|fix| fix.playbook.as_str()),
+            Some("swap")
+        );
         assert!(on.message.starts_with("on (/swapfile)"));
     }
 
@@ -224,6 +278,9 @@ mod tests {
         ] {
             assert_eq!(evaluate_thp("thp", &ok(text)).status, status, "{text}");
         }
-        assert_eq!(evaluate_thp("thp", &failed(1, "", "No such file")).status, Status::Pass);
+        assert_eq!(
+            evaluate_thp("thp", &failed(1, "", "No such file")).status,
+            Status::Pass
+        );
     }
 }

@@ -93,9 +93,10 @@ impl CommandOutput {
                 .find(|line| !line.trim().is_empty())
                 .map(|line| line.trim().to_owned())
         };
-        let code = self
-            .exit_code
-            .map_or_else(|| "killed by a signal".to_owned(), |code| format!("exit {code}"));
+        let code = self.exit_code.map_or_else(
+            || "killed by a signal".to_owned(),
+            |code| format!("exit {code}"),
+        );
         match last(&self.stderr).or_else(|| last(&self.stdout)) {
             Some(line) => format!("{code}: {line}"),
             None => code,
@@ -121,9 +122,7 @@ pub enum Probe {
     Memory(system::Capacity),
     Disk(system::Capacity),
     Clock,
-    Docker {
-        repository: String,
-    },
+    Docker { repository: String },
     Sysctl(kernel::SysctlNeed),
     Swap,
     TransparentHugePages,
@@ -206,7 +205,10 @@ pub(crate) fn unreadable(id: &str, output: &CommandOutput) -> Outcome {
     Outcome::new(
         id,
         Status::Fail,
-        format!("could not read the probe's output ({})", output.failure_summary()),
+        format!(
+            "could not read the probe's output ({})",
+            output.failure_summary()
+        ),
     )
 }
 

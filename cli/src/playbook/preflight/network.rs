@@ -2,7 +2,9 @@
 //! ports.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
+use crate::playbook::preflight::requirements::SWARM_VXLAN_UDP;
 use crate::playbook::preflight::{CommandOutput, Outcome, Status, unreadable};
 use crate::playbook::template::shell_quote;
 
@@ -75,9 +77,14 @@ fn parse_listeners(text: &str) -> Vec<Listener> {
         .collect()
 }
 
-/// Docker's own sockets: the port is taken because the platform (or a swarm) already runs here.
-fn is_docker(process: Option<&str>) -> bool {
-    matches!(process, Some("dockerd" | "docker-proxy"))
+/// Docker's own sockets: the port is taken because the platform (or a swarm) already runs here. A
+/// socket without a process (probes run as root, so every process is visible) belongs to the kernel:
+/// on Swarm's VXLAN port that is the overlay network's vxlan device.
+fn is_docker(listener: &Listener) -> bool {
+    match listener.process.as_deref() {
+        Some(process) => matches!(process, "dockerd" | "docker-proxy"),
+        None => listener.protocol == Protocol::Udp && listener.port == SWARM_VXLAN_UDP,
+    }
 }
 
 pub(crate) fn evaluate_ports(id: &str, needs: &[PortNeed], output: &CommandOutput) -> Outcome {
@@ -96,7 +103,7 @@ pub(crate) fn evaluate_ports(id: &str, needs: &[PortNeed], output: &CommandOutpu
             continue;
         };
         let name = format!("{}/{}", need.port, need.protocol.as_str());
-        if holders.iter().all(|listener| is_docker(listener.process.as_deref())) {
+        if holders.iter().all(|listener| is_docker(listener)) {
             docker_held.push(name);
         } else {
             let process = first.process.as_deref().unwrap_or("an unknown process");
@@ -132,9 +139,10 @@ pub(crate) fn reach_command(peer: &Peer) -> String {
     let mut script = String::from("command -v bash >/dev/null 2>&1 || { echo nobash; exit 0; }\n");
     for port in &peer.tcp_ports {
         let connect = shell_quote(&format!("exec 3<>/dev/tcp/{}/{port}", peer.address));
-        script.push_str(&format!(
-            "r=$(timeout 3 bash -c {connect} 2>&1); echo \"port={port} rc=$? $(printf %s \"$r\" | tr '\\n' ' ')\"\n"
-        ));
+        let _ = writeln!(
+            script,
+            "r=$(timeout 3 bash -c {connect} 2>&1); echo \"port={port} rc=$? $(printf %s \"$r\" | tr '\\n' ' ')\""
+        );
     }
     script
 }
@@ -150,10 +158,17 @@ pub(crate) fn evaluate_reach(id: &str, peer: &Peer, output: &CommandOutput) -> O
     let mut results: BTreeMap<u16, (i32, String)> = BTreeMap::new();
     for line in output.stdout.lines() {
         let mut words = line.splitn(3, ' ');
-        let port = words.next().and_then(|word| word.strip_prefix("port=")?.parse().ok());
-        let code = words.next().and_then(|word| word.strip_prefix("rc=")?.parse().ok());
+        let port = words
+            .next()
+            .and_then(|word| word.strip_prefix("port=")?.parse().ok());
+        let code = words
+            .next()
+            .and_then(|word| word.strip_prefix("rc=")?.parse().ok());
         if let (Some(port), Some(code)) = (port, code) {
-            results.insert(port, (code, words.next().unwrap_or_default().trim().to_owned()));
+            results.insert(
+                port,
+                (code, words.next().unwrap_or_default().trim().to_owned()),
+            );
         }
     }
     let mut problems = Vec::new();
@@ -162,10 +177,10 @@ pub(crate) fn evaluate_reach(id: &str, peer: &Peer, output: &CommandOutput) -> O
             None => return unreadable(id, output),
             Some((0, _)) => {}
             Some((_, detail)) if detail.contains("refused") => {}
-            Some((124, _)) => problems.push(format!(
-                "{port}/tcp timed out (a firewall drops it?)"
-            )),
-            Some((code, detail)) => problems.push(format!("{port}/tcp failed (exit {code}: {detail})")),
+            Some((124, _)) => problems.push(format!("{port}/tcp timed out (a firewall drops it?)")),
+            Some((code, detail)) => {
+                problems.push(format!("{port}/tcp failed (exit {code}: {detail})"));
+            }
         }
     }
     let tcp = peer
@@ -183,9 +198,10 @@ pub(crate) fn evaluate_reach(id: &str, peer: &Peer, output: &CommandOutput) -> O
             .join(", ");
         let mut message = format!("{} ({}): {tcp} reachable", peer.name, peer.address);
         if !udp.is_empty() {
-            message.push_str(&format!(
+            let _ = write!(
+                message,
                 "; {udp} not probed (UDP gives no answer without a listener): allow them in any firewall"
-            ));
+            );
         }
         Outcome::new(id, Status::Pass, message)
     } else {
@@ -212,6 +228,7 @@ tcp LISTEN 0      4096            127.0.0.1:2222  0.0.0.0:* users:((\"sshd\",pid
 tcp LISTEN 0      4096                    *:2377        *:* users:((\"dockerd\",pid=901,fd=30))
 tcp LISTEN 0      4096                    *:7946        *:* users:((\"dockerd\",pid=901,fd=33))
 udp UNCONN 0      0                 0.0.0.0:4789  0.0.0.0:*
+udp UNCONN 0      0                 0.0.0.0:5353  0.0.0.0:*
 udp UNCONN 0      0                       *:7946        *:* users:((\"dockerd\",pid=901,fd=34))
 tcp LISTEN 0      511               0.0.0.0:80    0.0.0.0:* users:((\"nginx\",pid=77,fd=6))
 tcp LISTEN 0      50     [::ffff:127.0.0.1]:19393       *:* users:((\"java\",pid=25290,fd=111))
@@ -228,7 +245,7 @@ tcp LISTEN 0      50     [::ffff:127.0.0.1]:19393       *:* users:((\"java\",pid
     #[test]
     fn parses_ss() {
         let listeners = parse_listeners(SS);
-        assert_eq!(listeners.len(), 7);
+        assert_eq!(listeners.len(), 8);
         assert_eq!(
             listeners[1],
             Listener {
@@ -238,7 +255,7 @@ tcp LISTEN 0      50     [::ffff:127.0.0.1]:19393       *:* users:((\"java\",pid
             }
         );
         assert_eq!(listeners[3].process, None);
-        assert_eq!(listeners[6].port, 19393);
+        assert_eq!(listeners[7].port, 19393);
     }
 
     #[test]
@@ -248,19 +265,23 @@ tcp LISTEN 0      50     [::ffff:127.0.0.1]:19393       *:* users:((\"java\",pid
         assert_eq!(free.message, "free: 443/tcp");
         let docker = evaluate_ports(
             "ports",
-            &[need(2377, Protocol::Tcp), need(7946, Protocol::Udp)],
+            &[
+                need(2377, Protocol::Tcp),
+                need(7946, Protocol::Udp),
+                need(4789, Protocol::Udp),
+            ],
             &ok(SS),
         );
         assert_eq!(docker.status, Status::Pass, "{}", docker.message);
         let taken = evaluate_ports(
             "ports",
-            &[need(80, Protocol::Tcp), need(4789, Protocol::Udp)],
+            &[need(80, Protocol::Tcp), need(5353, Protocol::Udp)],
             &ok(SS),
         );
         assert_eq!(taken.status, Status::Fail);
         assert_eq!(
             taken.message,
-            "80/tcp (test) is held by nginx; 4789/udp (test) is held by an unknown process; stop or move those services"
+            "80/tcp (test) is held by nginx; 5353/udp (test) is held by an unknown process; stop or move those services"
         );
     }
 
@@ -295,7 +316,10 @@ tcp LISTEN 0      50     [::ffff:127.0.0.1]:19393       *:* users:((\"java\",pid
             outcome.message,
             "cc-2 (10.0.0.2): 2377/tcp timed out (a firewall drops it?); 7946/tcp failed (exit 1: bash: connect: No route to host); open Swarm's ports between all hosts"
         );
-        assert_eq!(evaluate_reach("r", &peer(), &ok("nobash\n")).status, Status::Warn);
+        assert_eq!(
+            evaluate_reach("r", &peer(), &ok("nobash\n")).status,
+            Status::Warn
+        );
         assert_eq!(evaluate_reach("r", &peer(), &ok("")).status, Status::Fail);
     }
 }

@@ -80,9 +80,10 @@ pub fn peer_for(to: &PeerAddress) -> Peer {
 fn sysctl_requirement(key: &str, value: &str) -> SysctlRequirement {
     let words: Vec<&str> = value.split_whitespace().collect();
     match words.as_slice() {
-        [number] => number
-            .parse()
-            .map_or_else(|_| SysctlRequirement::Equals(value.to_owned()), SysctlRequirement::AtLeast),
+        [number] => number.parse().map_or_else(
+            |_| SysctlRequirement::Equals(value.to_owned()),
+            SysctlRequirement::AtLeast,
+        ),
         [low, high] if key.ends_with("ip_local_port_range") => match (low.parse(), high.parse()) {
             (Ok(low), Ok(high)) => SysctlRequirement::Covers { low, high },
             _ => SysctlRequirement::Equals(value.to_owned()),
@@ -94,10 +95,18 @@ fn sysctl_requirement(key: &str, value: &str) -> SysctlRequirement {
 /// Keeps the stricter of two requirements on the same key.
 fn stricter(current: SysctlRequirement, other: SysctlRequirement) -> SysctlRequirement {
     match (current, other) {
-        (SysctlRequirement::AtLeast(a), SysctlRequirement::AtLeast(b)) => SysctlRequirement::AtLeast(a.max(b)),
+        (SysctlRequirement::AtLeast(a), SysctlRequirement::AtLeast(b)) => {
+            SysctlRequirement::AtLeast(a.max(b))
+        }
         (
-            SysctlRequirement::Covers { low: a_low, high: a_high },
-            SysctlRequirement::Covers { low: b_low, high: b_high },
+            SysctlRequirement::Covers {
+                low: a_low,
+                high: a_high,
+            },
+            SysctlRequirement::Covers {
+                low: b_low,
+                high: b_high,
+            },
         ) => SysctlRequirement::Covers {
             low: a_low.min(b_low),
             high: a_high.max(b_high),
@@ -109,10 +118,11 @@ fn stricter(current: SysctlRequirement, other: SysctlRequirement) -> SysctlRequi
 /// Derives the requirements of `host`. `peers` are the other hosts (never `host` itself).
 pub fn for_host(plan: &Plan, host: &HostPlan, peers: &[PeerAddress]) -> HostRequirements {
     let manager = host.roles.contains(&HostRole::Manager);
-    let services_here: BTreeMap<&str, u64> = host.tasks.iter().fold(BTreeMap::new(), |mut map, task| {
-        *map.entry(task.service.as_str()).or_insert(0) += 1;
-        map
-    });
+    let services_here: BTreeMap<&str, u64> =
+        host.tasks.iter().fold(BTreeMap::new(), |mut map, task| {
+            *map.entry(task.service.as_str()).or_insert(0) += 1;
+            map
+        });
     let data_host = services_here.keys().any(|service| is_data_service(service));
 
     // Sysctls and ulimits the application services on this host ask for.
@@ -155,7 +165,10 @@ pub fn for_host(plan: &Plan, host: &HostPlan, peers: &[PeerAddress]) -> HostRequ
         .collect();
     let mut add = |key: &str, minimum: u64, reason: String| {
         if let Some(existing) = needs.iter_mut().find(|need| need.key == key) {
-            existing.requirement = stricter(existing.requirement.clone(), SysctlRequirement::AtLeast(minimum));
+            existing.requirement = stricter(
+                existing.requirement.clone(),
+                SysctlRequirement::AtLeast(minimum),
+            );
         } else {
             needs.push(SysctlNeed {
                 key: key.to_owned(),
@@ -166,7 +179,11 @@ pub fn for_host(plan: &Plan, host: &HostPlan, peers: &[PeerAddress]) -> HostRequ
     };
     let fds = FDS_PER_CONNECTION * connections + FD_BASELINE;
     if let Some((hard, service)) = nofile {
-        add("fs.nr_open", hard, format!("no container can raise nofile above it; {service} asks {hard}"));
+        add(
+            "fs.nr_open",
+            hard,
+            format!("no container can raise nofile above it; {service} asks {hard}"),
+        );
     }
     add(
         "fs.file-max",
@@ -193,7 +210,11 @@ pub fn for_host(plan: &Plan, host: &HostPlan, peers: &[PeerAddress]) -> HostRequ
     }
     ports.push(port(SWARM_GOSSIP, Protocol::Tcp, "Swarm gossip"));
     ports.push(port(SWARM_GOSSIP, Protocol::Udp, "Swarm gossip"));
-    ports.push(port(SWARM_VXLAN_UDP, Protocol::Udp, "Swarm overlay network"));
+    ports.push(port(
+        SWARM_VXLAN_UDP,
+        Protocol::Udp,
+        "Swarm overlay network",
+    ));
     if services_here.contains_key(service_names::NGINX) {
         ports.push(port(80, Protocol::Tcp, "NGINX"));
         ports.push(port(443, Protocol::Tcp, "NGINX"));
@@ -277,25 +298,42 @@ mod tests {
 
     #[test]
     fn sysctl_requirements_from_values() {
-        assert_eq!(sysctl_requirement("net.core.somaxconn", "65535"), SysctlRequirement::AtLeast(65535));
+        assert_eq!(
+            sysctl_requirement("net.core.somaxconn", "65535"),
+            SysctlRequirement::AtLeast(65535)
+        );
         assert_eq!(
             sysctl_requirement("net.ipv4.ip_local_port_range", "1024 65535"),
-            SysctlRequirement::Covers { low: 1024, high: 65535 }
+            SysctlRequirement::Covers {
+                low: 1024,
+                high: 65535
+            }
         );
         assert_eq!(
             sysctl_requirement("net.ipv4.tcp_congestion_control", "bbr"),
             SysctlRequirement::Equals("bbr".into())
         );
         assert_eq!(
-            stricter(SysctlRequirement::AtLeast(10), SysctlRequirement::AtLeast(20)),
+            stricter(
+                SysctlRequirement::AtLeast(10),
+                SysctlRequirement::AtLeast(20)
+            ),
             SysctlRequirement::AtLeast(20)
         );
     }
 
     #[test]
     fn peers_reach_managers_on_2377_only() {
-        let manager = peer_for(&PeerAddress { name: "m".into(), address: "10.0.0.1".into(), manager: true });
-        let worker = peer_for(&PeerAddress { name: "w".into(), address: "10.0.0.2".into(), manager: false });
+        let manager = peer_for(&PeerAddress {
+            name: "m".into(),
+            address: "10.0.0.1".into(),
+            manager: true,
+        });
+        let worker = peer_for(&PeerAddress {
+            name: "w".into(),
+            address: "10.0.0.2".into(),
+            manager: false,
+        });
         assert_eq!(manager.tcp_ports, vec![2377, 7946]);
         assert_eq!(worker.tcp_ports, vec![7946]);
         assert_eq!(worker.udp_ports, vec![7946, 4789]);

@@ -1,7 +1,9 @@
 //! Machine-level probes: OS and kernel, CPU, memory, disk, clock, Docker.
 
 use crate::playbook::os::OsRelease;
-use crate::playbook::preflight::{CommandOutput, Observation, Outcome, Status, key_values, unreadable};
+use crate::playbook::preflight::{
+    CommandOutput, Observation, Outcome, Status, key_values, unreadable,
+};
 
 /// The oldest Docker Engine major version deploy supports.
 pub(crate) const DOCKER_MIN_MAJOR: u64 = 24;
@@ -64,7 +66,11 @@ pub(crate) fn evaluate_os(id: &str, output: &CommandOutput) -> Outcome {
     };
     let described = format!("{name}, kernel {kernel} ({family} family)");
     match kernel_version(kernel) {
-        None => Outcome::new(id, Status::Warn, format!("{described}: kernel version not recognised")),
+        None => Outcome::new(
+            id,
+            Status::Warn,
+            format!("{described}: kernel version not recognised"),
+        ),
         Some(version) if version < (4, 0) => Outcome::new(
             id,
             Status::Fail,
@@ -81,7 +87,12 @@ pub(crate) fn evaluate_os(id: &str, output: &CommandOutput) -> Outcome {
 
 /// Pass at the planned size (within tolerance), warn when smaller but it still holds what the tasks
 /// reserve, fail below the reservations.
-fn judge_capacity(id: &str, capacity: &Capacity, found: u64, unit: impl Fn(u64) -> String) -> Outcome {
+fn judge_capacity(
+    id: &str,
+    capacity: &Capacity,
+    found: u64,
+    unit: impl Fn(u64) -> String,
+) -> Outcome {
     let (status, verdict) = if found * 100 >= capacity.planned * NOMINAL_TOLERANCE_PERCENT {
         (Status::Pass, format!("plan: {}", unit(capacity.planned)))
     } else if found >= capacity.reserved {
@@ -123,7 +134,10 @@ fn format_gib(gib: u64) -> String {
 }
 
 pub(crate) fn evaluate_cpu(id: &str, capacity: &Capacity, output: &CommandOutput) -> Outcome {
-    match key_values(&output.stdout).get("cpus").and_then(|value| value.parse::<u64>().ok()) {
+    match key_values(&output.stdout)
+        .get("cpus")
+        .and_then(|value| value.parse::<u64>().ok())
+    {
         Some(cpus) => judge_capacity(id, capacity, cpus * 1000, format_cpus),
         None => unreadable(id, output),
     }
@@ -145,13 +159,22 @@ pub(crate) fn evaluate_memory(id: &str, capacity: &Capacity, output: &CommandOut
 pub(crate) fn evaluate_disk(id: &str, capacity: &Capacity, output: &CommandOutput) -> Outcome {
     // `/var/lib /dev/vda 102350000 5000000 97350000 5% /`: path, device, size, used, available (KiB).
     let fields: Vec<&str> = output.stdout.split_whitespace().collect();
-    let number = |index: usize| fields.get(index).and_then(|value| value.parse::<u64>().ok());
-    let (Some(size_kib), Some(available_kib), Some(path)) = (number(2), number(4), fields.first()) else {
+    let number = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|value| value.parse::<u64>().ok())
+    };
+    let (Some(size_kib), Some(available_kib), Some(path)) = (number(2), number(4), fields.first())
+    else {
         return unreadable(id, output);
     };
     let gib = |kib: u64| kib / (1024 * 1024);
     let mut outcome = judge_capacity(id, capacity, gib(size_kib), format_gib);
-    outcome.message = format!("{path}: {}, {} free", outcome.message, format_gib(gib(available_kib)));
+    outcome.message = format!(
+        "{path}: {}, {} free",
+        outcome.message,
+        format_gib(gib(available_kib))
+    );
     if outcome.status == Status::Pass && available_kib * 100 < size_kib * 15 {
         outcome.status = Status::Warn;
         outcome.message.push_str("; less than 15% free");
@@ -164,12 +187,20 @@ const CLOCK_FAIL_MS: i64 = 30_000;
 /// Clock skew worth a warning even when NTP says it is synchronised.
 const CLOCK_WARN_MS: i64 = 1_000;
 
-pub(crate) fn evaluate_clock(id: &str, output: &CommandOutput, observation: &Observation) -> Outcome {
+pub(crate) fn evaluate_clock(
+    id: &str,
+    output: &CommandOutput,
+    observation: &Observation,
+) -> Outcome {
     let values = key_values(&output.stdout);
-    let Some(remote_ms) = values.get("epoch_ms").and_then(|value| value.parse::<i64>().ok()) else {
+    let Some(remote_ms) = values
+        .get("epoch_ms")
+        .and_then(|value| value.parse::<i64>().ok())
+    else {
         return unreadable(id, output);
     };
-    let midpoint = i64::midpoint(observation.local_before_ms, observation.local_after_ms);
+    // Written out instead of `i64::midpoint`, which needs a newer Rust than our MSRV.
+    let midpoint = observation.local_before_ms / 2 + observation.local_after_ms / 2;
     let uncertainty = (observation.local_after_ms - observation.local_before_ms).abs() / 2;
     let skew = remote_ms - midpoint;
     // Only the part of the skew that the round trip cannot explain counts.
@@ -181,7 +212,11 @@ pub(crate) fn evaluate_clock(id: &str, output: &CommandOutput, observation: &Obs
     let offset = format!("offset from this machine {skew:+} ms (±{uncertainty} ms)");
 
     let mut outcome = if unexplained > CLOCK_FAIL_MS {
-        Outcome::new(id, Status::Fail, format!("{offset}: clocks must agree within 30 s"))
+        Outcome::new(
+            id,
+            Status::Fail,
+            format!("{offset}: clocks must agree within 30 s"),
+        )
     } else if synchronised && unexplained > CLOCK_WARN_MS {
         Outcome::new(
             id,
@@ -238,17 +273,38 @@ pub(crate) fn evaluate_docker(id: &str, repository: &str, output: &CommandOutput
             .fixable("docker", &fix);
         }
     }
-    match values.get("server") {
-        Some(&"unreachable") | None => {
+    let server = values.get("server").copied();
+    if let Some(server) = server.filter(|server| *server != "unreachable")
+        && major_version(server).is_none_or(|major| major < DOCKER_MIN_MAJOR)
+    {
+        return Outcome::new(
+            id,
+            Status::Fail,
+            format!(
+                "the running engine is Docker {server} (client {client}), older than {DOCKER_MIN_MAJOR}; `--fix` upgrades it from {repository}"
+            ),
+        )
+        .fixable("docker", &fix);
+    }
+    match server {
+        Some("unreachable") | None => {
             let outcome = Outcome::new(
                 id,
                 Status::Fail,
                 format!(
                     "Docker {client} installed but the engine does not answer{}",
-                    if systemd { "" } else { " (and there is no systemd to start it with)" }
+                    if systemd {
+                        ""
+                    } else {
+                        " (and there is no systemd to start it with)"
+                    }
                 ),
             );
-            if systemd { outcome.fixable("docker", &fix) } else { outcome }
+            if systemd {
+                outcome.fixable("docker", &fix)
+            } else {
+                outcome
+            }
         }
         Some(server) => {
             let swarm = values.get("swarm").copied().unwrap_or("unknown");
@@ -266,7 +322,8 @@ mod tests {
     use super::*;
     use crate::playbook::preflight::test_support::{failed, ok};
 
-    const DEBIAN: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
+    const DEBIAN: &str =
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
 
     #[test]
     fn os_table() {
@@ -290,13 +347,24 @@ mod tests {
             outcome.message,
             "Debian GNU/Linux 12 (bookworm), kernel 6.1.0-18-amd64 (debian family)"
         );
-        assert_eq!(evaluate_os("os", &failed(1, "", "cat: /etc/os-release: No such file")).status, Status::Fail);
+        assert_eq!(
+            evaluate_os("os", &failed(1, "", "cat: /etc/os-release: No such file")).status,
+            Status::Fail
+        );
     }
 
     #[test]
     fn capacity_table() {
-        let capacity = Capacity { planned: 4000, reserved: 2500 };
-        for (cpus, expected) in [(8, Status::Pass), (4, Status::Pass), (3, Status::Warn), (2, Status::Fail)] {
+        let capacity = Capacity {
+            planned: 4000,
+            reserved: 2500,
+        };
+        for (cpus, expected) in [
+            (8, Status::Pass),
+            (4, Status::Pass),
+            (3, Status::Warn),
+            (2, Status::Fail),
+        ] {
             let outcome = evaluate_cpu("cpu", &capacity, &ok(&format!("cpus={cpus}\n")));
             assert_eq!(outcome.status, expected, "{cpus} cpus: {}", outcome.message);
         }
@@ -305,13 +373,19 @@ mod tests {
             outcome.message,
             "2 vCPU (below the 2.5 vCPU its tasks reserve (plan: 4 vCPU); use a bigger host or re-plan with this host size)"
         );
-        assert_eq!(evaluate_cpu("cpu", &capacity, &ok("cpus=\n")).status, Status::Fail);
+        assert_eq!(
+            evaluate_cpu("cpu", &capacity, &ok("cpus=\n")).status,
+            Status::Fail
+        );
     }
 
     #[test]
     fn memory_tolerates_kernel_reservations() {
         // A 32 GiB VM reports about 31.3 GiB in MemTotal.
-        let capacity = Capacity { planned: 32 * 1024, reserved: 20 * 1024 };
+        let capacity = Capacity {
+            planned: 32 * 1024,
+            reserved: 20 * 1024,
+        };
         let outcome = evaluate_memory("memory", &capacity, &ok("MemTotal:       32827812 kB\n"));
         assert_eq!(outcome.status, Status::Pass, "{}", outcome.message);
         assert_eq!(outcome.message, "31.3 GiB (plan: 32.0 GiB)");
@@ -321,14 +395,20 @@ mod tests {
 
     #[test]
     fn disk_reports_path_and_free_space() {
-        let capacity = Capacity { planned: 100, reserved: 40 };
+        let capacity = Capacity {
+            planned: 100,
+            reserved: 40,
+        };
         let outcome = evaluate_disk(
             "disk",
             &capacity,
             &ok("/var/lib /dev/vda1 103081248 5242880 97838368 6% /\n"),
         );
         assert_eq!(outcome.status, Status::Pass);
-        assert_eq!(outcome.message, "/var/lib: 98 GiB (plan: 100 GiB), 93 GiB free");
+        assert_eq!(
+            outcome.message,
+            "/var/lib: 98 GiB (plan: 100 GiB), 93 GiB free"
+        );
         let nearly_full = evaluate_disk(
             "disk",
             &capacity,
@@ -336,30 +416,65 @@ mod tests {
         );
         assert_eq!(nearly_full.status, Status::Warn);
         assert!(nearly_full.message.ends_with("less than 15% free"));
-        assert_eq!(evaluate_disk("disk", &capacity, &ok("")).status, Status::Fail);
+        assert_eq!(
+            evaluate_disk("disk", &capacity, &ok("")).status,
+            Status::Fail
+        );
     }
 
     fn observed(before: i64, after: i64) -> Observation {
-        Observation { local_before_ms: before, local_after_ms: after, family: None }
+        Observation {
+            local_before_ms: before,
+            local_after_ms: after,
+            family: None,
+        }
     }
 
     #[test]
     fn clock_table() {
         let at = 1_700_000_000_000;
         let cases = [
-            (format!("epoch_ms={at}\nsystemd=yes\nntp=yes\n"), Status::Pass, false),
-            (format!("epoch_ms={}\nsystemd=yes\nntp=yes\n", at + 5_000), Status::Warn, false),
-            (format!("epoch_ms={at}\nsystemd=yes\nntp=no\n"), Status::Warn, true),
-            (format!("epoch_ms={at}\nsystemd=no\nntp=\n"), Status::Warn, false),
-            (format!("epoch_ms={at}\nsystemd=no\nntp=\nchrony=Normal\n"), Status::Pass, false),
-            (format!("epoch_ms={}\nsystemd=yes\nntp=no\n", at + 60_000), Status::Fail, true),
+            (
+                format!("epoch_ms={at}\nsystemd=yes\nntp=yes\n"),
+                Status::Pass,
+                false,
+            ),
+            (
+                format!("epoch_ms={}\nsystemd=yes\nntp=yes\n", at + 5_000),
+                Status::Warn,
+                false,
+            ),
+            (
+                format!("epoch_ms={at}\nsystemd=yes\nntp=no\n"),
+                Status::Warn,
+                true,
+            ),
+            (
+                format!("epoch_ms={at}\nsystemd=no\nntp=\n"),
+                Status::Warn,
+                false,
+            ),
+            (
+                format!("epoch_ms={at}\nsystemd=no\nntp=\nchrony=Normal\n"),
+                Status::Pass,
+                false,
+            ),
+            (
+                format!("epoch_ms={}\nsystemd=yes\nntp=no\n", at + 60_000),
+                Status::Fail,
+                true,
+            ),
         ];
         for (stdout, status, fixable) in cases {
             let outcome = evaluate_clock("clock", &ok(&stdout), &observed(at - 20, at + 20));
             assert_eq!(outcome.status, status, "{stdout}: {}", outcome.message);
             assert_eq!(outcome.fix.is_some(), fixable, "{stdout}");
         }
-        let outcome = evaluate_clock("clock", &ok(&format!("epoch_ms={at}\nsystemd=no\nntp=\n")), &observed(at - 20, at + 20));
+        let outcome = evaluate_clock(
+            "clock",
+            &ok(&format!("epoch_ms={at}\nsystemd=no\nntp=\n")),
+            &observed(at - 20, at + 20),
+        );
         assert_eq!(
             outcome.message,
             "cannot tell whether NTP runs (no systemd, no chrony), offset from this machine +0 ms (±20 ms)"
@@ -370,11 +485,32 @@ mod tests {
     fn docker_table() {
         let repository = "https://download.docker.com";
         let cases = [
-            ("client=27.3.1\nserver=27.3.1\nswarm=active\nsystemd=yes\n", Status::Pass, false),
+            (
+                "client=27.3.1\nserver=27.3.1\nswarm=active\nsystemd=yes\n",
+                Status::Pass,
+                false,
+            ),
             ("client=absent\nsystemd=yes\n", Status::Warn, true),
-            ("client=20.10.24+dfsg1\nserver=20.10.24+dfsg1\nswarm=inactive\nsystemd=yes\n", Status::Fail, true),
-            ("client=26.1.5\nserver=unreachable\nsystemd=yes\n", Status::Fail, true),
-            ("client=26.1.5\nserver=unreachable\nsystemd=no\n", Status::Fail, false),
+            (
+                "client=20.10.24+dfsg1\nserver=20.10.24+dfsg1\nswarm=inactive\nsystemd=yes\n",
+                Status::Fail,
+                true,
+            ),
+            (
+                "client=26.1.5\nserver=unreachable\nsystemd=yes\n",
+                Status::Fail,
+                true,
+            ),
+            (
+                "client=26.1.5\nserver=unreachable\nsystemd=no\n",
+                Status::Fail,
+                false,
+            ),
+            (
+                "client=28.2.2\nserver=20.10.24+dfsg1\nswarm=active\nsystemd=no\n",
+                Status::Fail,
+                true,
+            ),
             ("", Status::Fail, false),
         ];
         for (stdout, status, fixable) in cases {
@@ -383,7 +519,10 @@ mod tests {
             assert_eq!(outcome.fix.is_some(), fixable, "{stdout}");
         }
         let outcome = evaluate_docker("docker", repository, &ok(cases[0].0));
-        assert_eq!(outcome.message, "Docker 27.3.1, engine 27.3.1, swarm active");
+        assert_eq!(
+            outcome.message,
+            "Docker 27.3.1, engine 27.3.1, swarm active"
+        );
     }
 
     #[test]

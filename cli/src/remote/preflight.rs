@@ -1,0 +1,79 @@
+//! Runs pre-flight probes on one host: each probe's command over the shell, timed (for the clock
+//! check), then judged by the probe's pure evaluation.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::playbook::os::{OsFamily, OsRelease};
+use crate::playbook::preflight::{CommandOutput, Observation, Outcome, Probe, Status};
+use crate::playbook::render::{Privilege, privileged};
+use crate::printer::ProgressLine;
+use crate::remote::RemoteShell;
+
+/// The judged probes of one host, and its OS family when the `os` probe recognised it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeRun {
+    pub outcomes: Vec<Outcome>,
+    pub family: Option<OsFamily>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// Runs `probes` one after the other (a host's sshd limits parallel sessions; each probe takes
+/// milliseconds).
+pub async fn run_probes<S: RemoteShell>(
+    shell: &S,
+    probes: &[Probe],
+    privilege: Privilege,
+    line: &ProgressLine,
+) -> ProbeRun {
+    line.set_length(probes.len() as u64);
+    let mut run = ProbeRun {
+        outcomes: Vec::with_capacity(probes.len()),
+        family: None,
+    };
+    for probe in probes {
+        let id = probe.id();
+        line.set_message(&id);
+        let local_before_ms = now_ms();
+        let output = match probe.command() {
+            Some(command) => shell.run(&privileged(&command, privilege)).await,
+            None => Ok(CommandOutput::default()),
+        };
+        let observation = Observation {
+            local_before_ms,
+            local_after_ms: now_ms(),
+            family: run.family,
+        };
+        let outcome = match output {
+            Ok(output) => {
+                if matches!(probe, Probe::Os) {
+                    run.family = OsRelease::parse(&output.stdout).family();
+                }
+                probe.evaluate(&output, &observation)
+            }
+            Err(error) => Outcome {
+                check: id,
+                status: Status::Fail,
+                message: error.to_string(),
+                fix: None,
+            },
+        };
+        run.outcomes.push(outcome);
+        line.inc();
+    }
+    let failed = run
+        .outcomes
+        .iter()
+        .filter(|outcome| outcome.status == Status::Fail)
+        .count();
+    line.finish(&if failed == 0 {
+        "checked".to_owned()
+    } else {
+        format!("{failed} failed")
+    });
+    run
+}
