@@ -203,7 +203,9 @@ cmd_start() {
             wait_for "kafka single broker 127.0.0.1:$SINGLE_PORT" 120 "$STATE_DIR/single/kafka.log" single_ready
     fi
     if [[ "$mode" != single ]]; then
-        WAIT_PID_FILES="$STATE_DIR/cluster-1/kafka.pid $STATE_DIR/cluster-2/kafka.pid $STATE_DIR/cluster-3/kafka.pid" \
+        local cluster_pid_files="" index
+        for index in "${!CLUSTER_PORTS[@]}"; do cluster_pid_files+=" $STATE_DIR/cluster-$((index + 1))/kafka.pid"; done
+        WAIT_PID_FILES="$cluster_pid_files" \
             wait_for "kafka cluster $CC_TEST_KAFKA_CLUSTER_BROKERS" 180 "$STATE_DIR/cluster-1/kafka.log" cluster_ready
     fi
 }
@@ -212,13 +214,15 @@ cmd_stop() {
     local mode="${1:-all}" index
     if [[ "$mode" != cluster ]]; then stop_pid_file "kafka single" "$STATE_DIR/single/kafka.pid" 60; fi
     if [[ "$mode" != single ]]; then
-        # Stop the brokers together: a controller quorum that loses its majority one by one stalls shutdown.
+        # Stop the nodes together. Whatever the order, the last node standing has lost the controller quorum
+        # and its controlled shutdown waits forever: it gets a short deadline, then SIGKILL (the test data
+        # recovers from the log on the next start).
         for index in "${!CLUSTER_PORTS[@]}"; do
             local pid_file="$STATE_DIR/cluster-$((index + 1))/kafka.pid"
-            pid_alive "$pid_file" && kill -TERM "$(cat "$pid_file")" 2> /dev/null || true
+            if pid_alive "$pid_file"; then kill -TERM "$(cat "$pid_file")" 2> /dev/null || true; fi
         done
         for index in "${!CLUSTER_PORTS[@]}"; do
-            stop_pid_file "kafka cluster-$((index + 1))" "$STATE_DIR/cluster-$((index + 1))/kafka.pid" 60
+            stop_pid_file "kafka cluster-$((index + 1))" "$STATE_DIR/cluster-$((index + 1))/kafka.pid" 15
         done
     fi
 }

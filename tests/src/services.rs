@@ -46,25 +46,42 @@ pub struct Service {
     pub name: &'static str,
     /// Its script under `scripts/services/`, without `.sh`.
     pub script: &'static str,
-    /// The ports.env variable holding its address.
-    pub address_var: &'static str,
+    /// The ports.env variable holding its address (URL, `host:port` list, or port); `None` for a tool.
+    pub address_var: Option<&'static str>,
+    /// The ports.env variable holding its host when `address_var` holds only a port.
+    pub host_var: Option<&'static str>,
 }
 
 impl Service {
-    /// The address tests connect to (`$address_var`, or the ports.env value).
+    /// The address tests connect to (`$address_var`, or the ports.env value), prefixed with `$host_var:`
+    /// when the service has one; empty for a tool.
+    ///
+    /// # Panics
+    /// When the service has no address (a tool such as nginx).
     pub fn address(&self) -> String {
-        setting(self.address_var)
+        let Some(address_var) = self.address_var else {
+            panic!("{} is a tool with no address", self.name);
+        };
+        match self.host_var {
+            Some(host_var) => format!("{}:{}", setting(host_var), setting(address_var)),
+            None => setting(address_var),
+        }
     }
 
     /// The message a test fails with when this service cannot be used: names the service, its address and
     /// the command that starts it.
     pub fn unavailable(&self, error: impl fmt::Display) -> String {
+        let location = match (self.address_var, self.host_var) {
+            (Some(address_var), Some(host_var)) => {
+                format!(" at {} ({host_var}, {address_var})", self.address())
+            }
+            (Some(address_var), None) => format!(" at {} ({address_var})", self.address()),
+            (None, _) => String::new(),
+        };
         format!(
-            "{name} is not available at {address} ({var}): {error:#}\n  \
+            "{name} is not available{location}: {error:#}\n  \
              start it with `scripts/services/{script}.sh start` (or every service: `scripts/services/all.sh start`)",
             name = self.name,
-            address = self.address(),
-            var = self.address_var,
             script = self.script,
         )
     }
@@ -73,52 +90,62 @@ impl Service {
 pub const KAFKA: Service = Service {
     name: "Kafka (single broker)",
     script: "kafka",
-    address_var: "CC_TEST_KAFKA_BROKERS",
+    address_var: Some("CC_TEST_KAFKA_BROKERS"),
+    host_var: None,
 };
 pub const KAFKA_CLUSTER: Service = Service {
     name: "Kafka (3-broker cluster)",
     script: "kafka",
-    address_var: "CC_TEST_KAFKA_CLUSTER_BROKERS",
+    address_var: Some("CC_TEST_KAFKA_CLUSTER_BROKERS"),
+    host_var: None,
 };
 pub const MARIADB: Service = Service {
     name: "MariaDB",
     script: "mariadb",
-    address_var: "CC_TEST_MYSQL_URL",
+    address_var: Some("CC_TEST_MYSQL_URL"),
+    host_var: None,
 };
 pub const REDIS: Service = Service {
     name: "Redis (standalone)",
     script: "redis",
-    address_var: "CC_TEST_REDIS_URL",
+    address_var: Some("CC_TEST_REDIS_URL"),
+    host_var: None,
 };
 pub const REDIS_CLUSTER: Service = Service {
     name: "Redis Cluster",
     script: "redis",
-    address_var: "CC_TEST_REDIS_CLUSTER_NODES",
+    address_var: Some("CC_TEST_REDIS_CLUSTER_NODES"),
+    host_var: None,
 };
 pub const FERRETDB: Service = Service {
     name: "FerretDB",
     script: "ferretdb",
-    address_var: "CC_TEST_MONGODB_URL",
+    address_var: Some("CC_TEST_MONGODB_URL"),
+    host_var: None,
 };
 pub const DOCKER: Service = Service {
     name: "Docker (swarm)",
     script: "docker",
-    address_var: "CC_TEST_DOCKER_HOST",
+    address_var: Some("CC_TEST_DOCKER_HOST"),
+    host_var: None,
 };
 pub const SSHD: Service = Service {
     name: "sshd",
     script: "sshd",
-    address_var: "CC_TEST_SSH_PORT",
+    address_var: Some("CC_TEST_SSH_PORT"),
+    host_var: Some("CC_TEST_SSH_HOST"),
 };
 pub const NGINX: Service = Service {
     name: "nginx",
     script: "nginx",
-    address_var: "CC_SERVICES_HOME",
+    address_var: None,
+    host_var: None,
 };
 pub const PROMTOOL: Service = Service {
     name: "promtool",
     script: "promtool",
-    address_var: "CC_SERVICES_HOME",
+    address_var: None,
+    host_var: None,
 };
 
 /// The image `scripts/services/docker.sh start` builds locally (no registry is reachable here).
@@ -175,11 +202,12 @@ mod tests {
             NGINX,
             PROMTOOL,
         ] {
-            assert!(
-                defaults().contains_key(service.address_var),
-                "{} missing from ports.env",
-                service.address_var
-            );
+            for variable in service.address_var.into_iter().chain(service.host_var) {
+                assert!(
+                    defaults().contains_key(variable),
+                    "{variable} missing from ports.env"
+                );
+            }
         }
     }
 
@@ -192,6 +220,17 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("connection refused"), "{message}");
+        assert!(message.contains("127.0.0.1:16379"), "{message}");
+        let message = SSHD.unavailable("refused");
+        assert!(
+            message.contains("sshd is not available at 127.0.0.1:2222"),
+            "{message}"
+        );
+        let message = NGINX.unavailable("not installed");
+        assert!(
+            message.starts_with("nginx is not available: not installed"),
+            "{message}"
+        );
     }
 
     #[test]

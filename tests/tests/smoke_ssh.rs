@@ -69,6 +69,16 @@ async fn refuses_a_host_whose_key_does_not_match() {
     let empty_config = scratch.path().join("ssh_config");
     std::fs::write(&empty_config, "").expect("write empty ssh config");
 
+    // First the right known_hosts: the server is up, so a refusal below comes from the key alone.
+    let session = connect(&builder(
+        &ssh_files().known_hosts,
+        scratch.path(),
+        &empty_config,
+    ))
+    .await
+    .unwrap_or_else(|error| panic!("{}", SSHD.unavailable(error)));
+    session.close().await.expect("close the session");
+
     // A known_hosts entry for the right address but another (freshly made) key.
     let other_key = scratch.path().join("other_host_key");
     let keygen = Command::new("ssh-keygen")
@@ -118,14 +128,4 @@ async fn refuses_a_host_whose_key_does_not_match() {
         refusal.contains("Host key verification failed"),
         "refused for another reason: {refusal}"
     );
-
-    // The same builder with the right known_hosts works: the refusal came from the key, not a down server.
-    let session = connect(&builder(
-        &ssh_files().known_hosts,
-        scratch.path(),
-        &empty_config,
-    ))
-    .await
-    .unwrap_or_else(|error| panic!("{}", SSHD.unavailable(error)));
-    session.close().await.expect("close the session");
 }
