@@ -1,1 +1,60 @@
-fn main() {}
+//! `ccserver`: reads its config, runs the configured roles until SIGTERM, then drains.
+
+use anyhow::Context as _;
+use ccserver::config::RawConfig;
+use ccserver::server::{self, StateOptions};
+use ccserver::{WebAssets, env};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn usage() -> ExitCode {
+    eprintln!("usage: ccserver [--config <file.toml>]   (or set {})", env::CONFIG);
+    ExitCode::from(1)
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut config_path = std::env::var_os(env::CONFIG).map(PathBuf::from);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => match args.next() {
+                Some(path) => config_path = Some(PathBuf::from(path)),
+                None => return usage(),
+            },
+            _ => return usage(),
+        }
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ccserver: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(config_path)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ccserver: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    let raw = match &config_path {
+        Some(path) => RawConfig::from_file(path)?,
+        None => toml::from_str("version = 1").context("default configuration")?,
+    };
+    let settings = raw.with_env(|name| std::env::var(name).ok()).validate()?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_filter).context("log.filter is not a valid tracing filter")?;
+    if settings.log_json {
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(true).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let state = server::build_state(StateOptions::from(&settings)).await?;
+    let router = server::app(state.clone(), settings.roles, &WebAssets::None);
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
+    tracing::info!(listen = %settings.listen, api = settings.roles.api, gateway = settings.roles.gateway, "ccserver ready");
+    server::run(listener, state, router, server::shutdown_signal()).await
+}

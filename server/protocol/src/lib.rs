@@ -18,7 +18,7 @@ pub use client::{
 };
 pub use close::CloseCode;
 pub use error::{ErrorBody, ErrorCode};
-pub use parse::{FrameError, parse_client_frame};
+pub use parse::{FrameError, classify_body_error, parse_client_frame};
 pub use server::{
     AckFrame, HelloFrame, Limits, MembershipAction, PresenceStatus, ReceiptFrame, ServerFrame,
     UpdateKind,

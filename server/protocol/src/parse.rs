@@ -103,16 +103,21 @@ fn fields<T: DeserializeOwned>(
     map: Map<String, Value>,
 ) -> Result<T, FrameError> {
     serde_json::from_value(Value::Object(map))
-        .map_err(|error| classify(op, id.cloned(), &error.to_string()))
+        .map_err(|error| classify(&format!("op `{op}`"), id.cloned(), &error.to_string()))
+}
+
+/// The error body for a REST request body that did not deserialize (serde's message in).
+pub fn classify_body_error(message: &str) -> ErrorBody {
+    classify("the request body", None, message).body
 }
 
 /// Turn serde's message into a stable code plus the offending field name.
-fn classify(op: &str, id: Option<String>, message: &str) -> FrameError {
+fn classify(context: &str, id: Option<String>, message: &str) -> FrameError {
     if let Some(field) = between(message, "missing field `", "`") {
         return FrameError::new(
             id,
             ErrorCode::MissingField,
-            format!("field `{field}` is required for op `{op}`"),
+            format!("field `{field}` is required in {context}"),
             json!({"field": field}),
         );
     }
@@ -120,14 +125,14 @@ fn classify(op: &str, id: Option<String>, message: &str) -> FrameError {
         return FrameError::new(
             id,
             ErrorCode::InvalidField,
-            format!("field `{field}` is not part of op `{op}`"),
+            format!("field `{field}` is not part of {context}"),
             json!({"field": field, "reason": "unknown field"}),
         );
     }
     FrameError::new(
         id,
         ErrorCode::InvalidField,
-        format!("op `{op}` has an invalid field: {message}"),
+        format!("{context} has an invalid field: {message}"),
         json!({"reason": message}),
     )
 }

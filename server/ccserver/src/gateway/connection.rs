@@ -1,0 +1,186 @@
+//! One connection: a single task that reads client frames, writes queued frames in batches (feed
+//! all, flush once), pings, and enforces the idle timeout. Generic over the socket so that the
+//! session logic does not depend on a real network.
+
+use super::handle::{ConnHandle, OutFrame};
+use super::ops::{self, Conn};
+use crate::state::AppState;
+use axum::extract::ws::{CloseFrame, Message};
+use cc_core::Principal;
+use cc_core::ids::{SessionId, now_ms};
+use cc_core::presence::SessionInfo;
+use cc_protocol::{CloseCode, ErrorCode, HelloFrame, Limits, PROTOCOL_VERSION, ServerFrame};
+use futures_util::{Sink, SinkExt as _, Stream, StreamExt as _};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// A socket write that takes longer than this means the peer stopped reading: drop it.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most queued frames written before one flush.
+const BATCH: usize = 512;
+
+pub(crate) trait Socket: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin + Send {}
+impl<T> Socket for T where T: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin + Send {}
+
+/// Why the loop ended.
+enum End {
+    Close(u16, &'static str),
+    Gone,
+}
+
+fn close_for_read_error(error: axum::Error) -> End {
+    use tungstenite::error::{CapacityError, Error};
+    let inner = error.into_inner();
+    match inner.downcast_ref::<Error>() {
+        Some(Error::Utf8(_)) => End::Close(CloseCode::InvalidUtf8.code(), CloseCode::InvalidUtf8.reason()),
+        Some(Error::Capacity(CapacityError::MessageTooLong { .. })) => End::Close(CloseCode::TooBig.code(), CloseCode::TooBig.reason()),
+        Some(Error::Protocol(_)) => End::Close(1002, "protocol error"),
+        _ => End::Gone,
+    }
+}
+
+pub(crate) async fn serve<S: Socket>(mut socket: S, state: AppState, principal: Principal, session_id: SessionId, device: String) {
+    let settings = state.gateway.settings.clone();
+    let (handle, mut queue) = ConnHandle::new(principal.app_id.clone(), principal.user_id.clone(), session_id.clone(), settings.outbound_queue);
+    let handle = Arc::new(handle);
+    state.gateway.registry().insert(&handle);
+    state.metrics.connections.fetch_add(1, Ordering::Relaxed);
+    state
+        .service
+        .session_opened(SessionInfo {
+            app_id: principal.app_id.clone(),
+            session_id: session_id.clone(),
+            user_id: principal.user_id.clone(),
+            device,
+            connected_at_ms: now_ms(),
+            token_id: principal.token_id.clone(),
+            token_expires_at_ms: principal.expires_at_ms,
+        })
+        .await;
+    tracing::debug!("connected");
+    let limits = state.service.limits();
+    let hello = ServerFrame::Hello(HelloFrame {
+        protocol: PROTOCOL_VERSION,
+        session_id: session_id.0.clone(),
+        user_id: principal.user_id.0.clone(),
+        app_id: principal.app_id.0.clone(),
+        server_time_ms: now_ms(),
+        heartbeat_ms: settings.heartbeat.as_millis() as u64,
+        idle_timeout_ms: settings.idle_timeout.as_millis() as u64,
+        limits: Limits {
+            max_frame_bytes: settings.max_frame_bytes,
+            max_text_bytes: limits.max_text_bytes,
+            messages_per_sec: limits.messages_per_sec,
+            message_burst: limits.message_burst,
+        },
+    });
+    let mut conn = Conn::new(state.clone(), principal, Arc::clone(&handle));
+    let end = if write_frames(&mut socket, &[hello]).await { run_loop(&mut socket, &mut conn, &handle, &mut queue).await } else { End::Gone };
+    if let End::Close(code, reason) = end {
+        let frame = CloseFrame { code, reason: reason.into() };
+        let _ = tokio::time::timeout(Duration::from_secs(2), socket.send(Message::Close(Some(frame)))).await;
+    }
+    state.gateway.registry().remove(&handle);
+    state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+    state.service.session_closed(&handle.app_id, &session_id).await;
+    tracing::debug!("disconnected");
+}
+
+async fn run_loop<S: Socket>(socket: &mut S, conn: &mut Conn, handle: &ConnHandle, queue: &mut tokio::sync::mpsc::Receiver<Arc<OutFrame>>) -> End {
+    let settings = conn.state.gateway.settings.clone();
+    let mut last_received = Instant::now();
+    let heartbeat = tokio::time::sleep(settings.heartbeat);
+    tokio::pin!(heartbeat);
+    loop {
+        tokio::select! {
+            biased;
+            () = handle.close_requested() => {
+                let code = handle.requested_close().unwrap_or(1000);
+                let reason = match code {
+                    4001 => CloseCode::SessionRevoked.reason(),
+                    4003 => CloseCode::TokenExpired.reason(),
+                    4008 => CloseCode::SlowConsumer.reason(),
+                    1012 => CloseCode::Restart.reason(),
+                    _ => CloseCode::Normal.reason(),
+                };
+                return End::Close(code, reason);
+            }
+            Some(first) = queue.recv() => {
+                if !write_batch(socket, conn, first, queue).await {
+                    return End::Gone;
+                }
+            }
+            incoming = socket.next() => {
+                last_received = Instant::now();
+                match incoming {
+                    None | Some(Ok(Message::Close(_))) => return End::Gone,
+                    Some(Err(error)) => return close_for_read_error(error),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Binary(_))) => {
+                        let error = ServerFrame::Error { id: None, code: ErrorCode::InvalidJson, message: "binary frames are not accepted; send JSON text frames".into(), details: serde_json::json!({}) };
+                        conn.state.metrics.error(ErrorCode::InvalidJson);
+                        if !write_frames(socket, &[error]).await {
+                            return End::Gone;
+                        }
+                    }
+                    Some(Ok(Message::Text(text))) => {
+                        let answers = ops::handle_text(conn, text.as_str()).await;
+                        if !write_frames(socket, &answers).await {
+                            return End::Gone;
+                        }
+                    }
+                }
+            }
+            () = &mut heartbeat => {
+                if last_received.elapsed() >= settings.idle_timeout {
+                    return End::Close(CloseCode::IdleTimeout.code(), CloseCode::IdleTimeout.reason());
+                }
+                if conn.principal.expires_at_ms + cc_core::auth::jwt::LEEWAY_SECS * 1000 < now_ms() {
+                    return End::Close(CloseCode::TokenExpired.code(), CloseCode::TokenExpired.reason());
+                }
+                let pinged = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Ping(axum::body::Bytes::new()))).await;
+                if !matches!(pinged, Ok(Ok(()))) {
+                    return End::Gone;
+                }
+                heartbeat.as_mut().reset((Instant::now() + settings.heartbeat).into());
+            }
+        }
+    }
+}
+
+/// Write answers (acks, errors, replays) in order with one flush.
+async fn write_frames<S: Socket>(socket: &mut S, frames: &[ServerFrame]) -> bool {
+    if frames.is_empty() {
+        return true;
+    }
+    let write = async {
+        for frame in frames {
+            socket.feed(Message::Text(frame.to_json().into())).await?;
+        }
+        socket.flush().await
+    };
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
+}
+
+/// Write the first queued frame and everything else already queued, then flush once.
+async fn write_batch<S: Socket>(socket: &mut S, conn: &Conn, first: Arc<OutFrame>, queue: &mut tokio::sync::mpsc::Receiver<Arc<OutFrame>>) -> bool {
+    let metrics = &conn.state.metrics;
+    let write = async {
+        let mut next = Some(first);
+        let mut written = 0;
+        while let Some(frame) = next {
+            if !conn.already_replayed(&frame) {
+                socket.feed(Message::Text(frame.text.clone())).await?;
+                if let Some(published_at) = frame.published_at {
+                    metrics.messages_delivered.fetch_add(1, Ordering::Relaxed);
+                    metrics.send_to_deliver.observe(published_at.elapsed());
+                }
+            }
+            written += 1;
+            next = if written < BATCH { queue.try_recv().ok() } else { None };
+        }
+        socket.flush().await
+    };
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
+}

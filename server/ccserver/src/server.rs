@@ -1,0 +1,135 @@
+//! Assembling a server: state from settings, the router, and `run` with graceful drain.
+
+use crate::api;
+use crate::config::{GatewaySettings, Roles, Settings};
+use crate::gateway::{Gateway, ws_handler};
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::web::WebAssets;
+use anyhow::Context as _;
+use axum::Router;
+use axum::response::IntoResponse as _;
+use axum::routing::get;
+use cc_core::auth::KeyRing;
+use cc_core::bus::{Bus, EventSink};
+use cc_core::inproc::{InProcessBus, InProcessPresence};
+use cc_core::{ChatService, CoreLimits};
+use cc_protocol::ErrorCode;
+use cc_store_sqlite::{Durability, SqliteStore};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use tokio::net::TcpListener;
+
+/// What `build_state` needs: the storage and keys locations plus limits.
+#[derive(Debug, Clone)]
+pub struct StateOptions {
+    pub storage_path: PathBuf,
+    pub durability: Durability,
+    pub keys_dir: PathBuf,
+    pub create_keys: bool,
+    pub admin_token: Option<String>,
+    pub gateway: GatewaySettings,
+    pub limits: CoreLimits,
+}
+
+impl From<&Settings> for StateOptions {
+    fn from(settings: &Settings) -> Self {
+        Self {
+            storage_path: settings.storage_path.clone(),
+            durability: settings.durability,
+            keys_dir: settings.keys_dir.clone(),
+            create_keys: settings.create_keys,
+            admin_token: settings.admin_token.clone(),
+            gateway: settings.gateway.clone(),
+            limits: settings.limits.clone(),
+        }
+    }
+}
+
+/// Open the embedded backends and wire the domain service, the bus and the gateway together.
+pub async fn build_state(options: StateOptions) -> anyhow::Result<AppState> {
+    if let Some(parent) = options.storage_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating the data directory {}", parent.display()))?;
+    }
+    let store = SqliteStore::open(&options.storage_path, options.durability).await.context("opening the store")?;
+    let keys = KeyRing::load_dir(&options.keys_dir, options.create_keys).context("loading the signing key ring")?;
+    let bus = Arc::new(InProcessBus::new());
+    let presence = Arc::new(InProcessPresence::new());
+    let service = Arc::new(ChatService::new(Arc::new(store), bus.clone(), presence, Arc::new(keys), options.limits));
+    let metrics = Arc::new(Metrics::default());
+    let gateway = Arc::new(Gateway::new(options.gateway));
+    bus.subscribe(Arc::clone(&gateway) as Arc<dyn EventSink>);
+    let state = AppState {
+        service,
+        gateway,
+        metrics,
+        readiness: Arc::new(AtomicBool::new(false)),
+        admin_token: options.admin_token.map(Arc::from),
+        demo_app: None,
+    };
+    spawn_key_reload(&state);
+    Ok(state)
+}
+
+/// Re-read the key ring periodically so rotation needs no restart.
+fn spawn_key_reload(state: &AppState) {
+    let keys = Arc::clone(state.service.keys());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(error) = keys.reload() {
+                tracing::warn!(%error, "key ring reload failed; keeping the previous keys");
+            }
+        }
+    });
+}
+
+/// The whole HTTP surface for the given roles.
+pub fn app(state: AppState, roles: Roles, web: &WebAssets) -> Router {
+    let mut router = api::router(&state, roles.api);
+    if roles.gateway {
+        router = router.route("/v1/ws", get(ws_handler));
+    }
+    router = web.mount(router);
+    router
+        .fallback(|| async { api::ApiError::new(ErrorCode::NotFound, "no such route; see /v1/openapi.json").into_response() })
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves, then drain: readiness false, refuse new WebSockets, close open
+/// ones with 1012 spread over the drain window, finish in-flight requests.
+pub async fn run(listener: TcpListener, state: AppState, router: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    state.set_ready(true);
+    let drain_state = state.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining connections");
+        drain_state.set_ready(false);
+        drain_state.gateway.drain().await;
+    };
+    axum::serve(listener, router.into_make_service()).with_graceful_shutdown(signal).await.context("serving HTTP")?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

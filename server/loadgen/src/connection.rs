@@ -1,0 +1,394 @@
+//! One load-generator connection: a WebSocket from its own loopback source address, sending what the
+//! scheduler hands it and checking every frame it receives against the delivery contract.
+//!
+//! Every send carries `lg <conversation index> <send time µs> <number>` as its text, so the receiving side
+//! measures send-to-deliver latency without any shared table; acks go to the per-conversation ledger.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use cc_protocol::{ClientFrame, MessageBody, ResumeFrame, SendFrame};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde::Deserialize;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::histogram::Histogram;
+use crate::ledger::{ConversationAcks, Cursor};
+use crate::workload::source_address;
+
+/// State every connection task reports into.
+#[derive(Debug)]
+pub struct Shared {
+    pub epoch: Instant,
+    pub conversation_ids: Vec<String>,
+    pub send_to_deliver: Histogram,
+    pub send_to_ack: Histogram,
+    pub deliveries: AtomicU64,
+    pub acked: AtomicU64,
+    pub ready: AtomicU32,
+    pub disconnects: AtomicU64,
+    pub resends: AtomicU64,
+    pub acks: Vec<Mutex<ConversationAcks>>,
+    pub errors: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Shared {
+    pub fn new(conversation_ids: Vec<String>) -> Self {
+        let acks = conversation_ids.iter().map(|_| Mutex::new(ConversationAcks::default())).collect();
+        Self {
+            epoch: Instant::now(),
+            conversation_ids,
+            send_to_deliver: Histogram::new(),
+            send_to_ack: Histogram::new(),
+            deliveries: AtomicU64::new(0),
+            acked: AtomicU64::new(0),
+            ready: AtomicU32::new(0),
+            disconnects: AtomicU64::new(0),
+            resends: AtomicU64::new(0),
+            acks,
+            errors: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn now_micros(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
+    pub fn count_error(&self, code: &str) {
+        if let Ok(mut errors) = self.errors.lock() {
+            *errors.entry(code.to_owned()).or_default() += 1;
+        }
+    }
+}
+
+/// Where and as whom one connection connects.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub index: u32,
+    pub token: String,
+    pub server: SocketAddr,
+    pub ws_url: String,
+    pub source_addresses: u32,
+}
+
+/// A message to send: conversation index and a run-wide message number.
+#[derive(Debug, Clone, Copy)]
+pub struct SendCommand {
+    pub conversation: u32,
+    pub number: u64,
+}
+
+pub type Socket = WebSocketStream<TcpStream>;
+
+/// Small read buffers: the reference measurements show 128 KiB defaults cost ~135 KB per connection.
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4096)
+}
+
+pub async fn open(endpoint: &Endpoint) -> anyhow::Result<Socket> {
+    let source = source_address(endpoint.index, endpoint.source_addresses);
+    let socket = TcpSocket::new_v4().context("creating a TCP socket")?;
+    socket
+        .bind(SocketAddr::new(source.into(), 0))
+        .with_context(|| format!("binding to {source} (is 127.0.0.0/8 routed to lo?)"))?;
+    let stream = tokio::time::timeout(Duration::from_secs(10), socket.connect(endpoint.server))
+        .await
+        .with_context(|| format!("connecting from {source} to {}: timed out", endpoint.server))?
+        .with_context(|| format!("connecting from {source} to {}", endpoint.server))?;
+    stream.set_nodelay(true).context("setting TCP_NODELAY")?;
+    let url = format!("{}?token={}&device=loadgen", endpoint.ws_url, endpoint.token);
+    let (socket, _response) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config())),
+    )
+    .await
+    .context("WebSocket handshake timed out")?
+    .context("WebSocket handshake")?;
+    Ok(socket)
+}
+
+/// The frames the checker reads; everything else in a frame is skipped without allocating.
+#[derive(Deserialize)]
+struct Incoming<'a> {
+    #[serde(borrow)]
+    op: Cow<'a, str>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    message: Option<IncomingMessage<'a>>,
+    #[serde(default)]
+    seq: Option<i64>,
+    #[serde(default)]
+    duplicate: Option<bool>,
+    #[serde(borrow, default)]
+    code: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct IncomingMessage<'a> {
+    #[serde(borrow)]
+    conversation_id: Cow<'a, str>,
+    seq: i64,
+    #[serde(borrow)]
+    body: IncomingBody<'a>,
+}
+
+#[derive(Deserialize)]
+struct IncomingBody<'a> {
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+}
+
+/// `lg <conversation> <send µs> <number>` → (conversation, send µs).
+fn parse_stamp(text: &str) -> Option<(u32, u64)> {
+    let mut parts = text.split(' ');
+    if parts.next()? != "lg" {
+        return None;
+    }
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// A send not yet acknowledged: resent with the same `client_msg_id` after a reconnect.
+#[derive(Debug, Clone)]
+struct InFlight {
+    conversation: u32,
+    sent_at_micros: u64,
+    text: String,
+}
+
+/// Runs one connection until `stop` turns true, reconnecting (and resuming) when the server drops it.
+/// Returns the per-conversation cursors for the final count.
+pub async fn run(
+    endpoint: Endpoint,
+    mut socket: Socket,
+    conversations: Vec<u32>,
+    shared: std::sync::Arc<Shared>,
+    mut commands: mpsc::Receiver<SendCommand>,
+    mut stop: watch::Receiver<bool>,
+) -> Vec<(u32, Cursor)> {
+    let mut cursors: Vec<(u32, Cursor)> = conversations.iter().map(|c| (*c, Cursor::starting_after(0))).collect();
+    let mut in_flight: HashMap<u64, InFlight> = HashMap::new();
+    let mut resumed_once = false;
+    loop {
+        let outcome = session(&mut socket, &mut cursors, &mut in_flight, &shared, &mut commands, &mut stop, &mut resumed_once).await;
+        if *stop.borrow() || outcome == SessionEnd::Stopped {
+            let _ = socket.close(None).await;
+            return cursors;
+        }
+        shared.disconnects.fetch_add(1, Ordering::Relaxed);
+        // Reconnect with full-jitter backoff until stopped; the resume cursors carry on from what we saw.
+        let mut attempt = 0u32;
+        socket = loop {
+            let cap_ms = 100u64 << attempt.min(6);
+            let delay = Duration::from_millis(rand::random_range(0..=cap_ms));
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = stop.changed() => return cursors,
+            }
+            match open(&endpoint).await {
+                Ok(socket) => break socket,
+                Err(error) => {
+                    shared.count_error(&format!("reconnect: {}", error.root_cause()));
+                    attempt += 1;
+                }
+            }
+        };
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum SessionEnd {
+    Stopped,
+    Dropped,
+}
+
+async fn session(
+    socket: &mut Socket,
+    cursors: &mut [(u32, Cursor)],
+    in_flight: &mut HashMap<u64, InFlight>,
+    shared: &Shared,
+    commands: &mut mpsc::Receiver<SendCommand>,
+    stop: &mut watch::Receiver<bool>,
+    resumed_once: &mut bool,
+) -> SessionEnd {
+    let mut live = false;
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => return SessionEnd::Stopped,
+            frame = socket.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(close))) => {
+                        let code = close.map_or(1005, |c| u16::from(c.code));
+                        shared.count_error(&format!("closed by server: {code}"));
+                        return SessionEnd::Dropped;
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(error)) => {
+                        shared.count_error(&format!("read: {error}"));
+                        return SessionEnd::Dropped;
+                    }
+                    None => return SessionEnd::Dropped,
+                };
+                let Ok(frame) = serde_json::from_str::<Incoming>(&text) else {
+                    shared.count_error("unparsable server frame");
+                    continue;
+                };
+                match frame.op.as_ref() {
+                    "hello" => {
+                        let resume = ClientFrame::Resume(ResumeFrame {
+                            id: Some("resume".into()),
+                            conversations: cursors
+                                .iter()
+                                .filter(|(_, cursor)| cursor.last_seq > 0)
+                                .map(|(c, cursor)| (shared.conversation_ids[*c as usize].clone(), cursor.last_seq))
+                                .collect(),
+                        });
+                        if send_json(socket, &resume).await.is_err() {
+                            return SessionEnd::Dropped;
+                        }
+                    }
+                    "ack" if frame.id.as_deref() == Some("resume") => {
+                        live = true;
+                        if !*resumed_once {
+                            *resumed_once = true;
+                            shared.ready.fetch_add(1, Ordering::Relaxed);
+                        }
+                        // Unacknowledged sends go again with the same client_msg_id: idempotent by contract.
+                        let pending: Vec<(u64, InFlight)> = in_flight.iter().map(|(n, f)| (*n, f.clone())).collect();
+                        for (number, flight) in pending {
+                            shared.resends.fetch_add(1, Ordering::Relaxed);
+                            if socket.feed(Message::text(send_frame(shared, number, &flight))).await.is_err() {
+                                return SessionEnd::Dropped;
+                            }
+                        }
+                        if socket.flush().await.is_err() {
+                            return SessionEnd::Dropped;
+                        }
+                    }
+                    "ack" => on_ack(&frame, in_flight, shared),
+                    "message" => on_message(frame.message.as_ref(), cursors, shared),
+                    "error" => {
+                        let code = frame.code.as_deref().unwrap_or("unknown");
+                        shared.count_error(code);
+                        if let Some(number) = frame.id.as_deref().and_then(|id| id.strip_prefix('s')).and_then(|n| n.parse().ok()) {
+                            // Refused, so never committed: not expected anywhere.
+                            in_flight.remove(&number);
+                        }
+                    }
+                    "reset" => shared.count_error("reset"),
+                    _ => {}
+                }
+            }
+            command = commands.recv(), if live => {
+                let Some(command) = command else { return SessionEnd::Stopped };
+                // Batch whatever else is queued into one flush.
+                let mut batch = vec![command];
+                while let Ok(more) = commands.try_recv() {
+                    batch.push(more);
+                }
+                for command in batch {
+                    let sent_at_micros = shared.now_micros();
+                    let flight = InFlight {
+                        conversation: command.conversation,
+                        sent_at_micros,
+                        text: format!("lg {} {} {}", command.conversation, sent_at_micros, command.number),
+                    };
+                    let frame = send_frame(shared, command.number, &flight);
+                    in_flight.insert(command.number, flight);
+                    if socket.feed(Message::text(frame)).await.is_err() {
+                        return SessionEnd::Dropped;
+                    }
+                }
+                if socket.flush().await.is_err() {
+                    return SessionEnd::Dropped;
+                }
+            }
+        }
+    }
+}
+
+fn send_frame(shared: &Shared, number: u64, flight: &InFlight) -> String {
+    let frame = ClientFrame::Send(SendFrame {
+        id: Some(format!("s{number}")),
+        conversation_id: shared.conversation_ids[flight.conversation as usize].clone(),
+        client_msg_id: format!("lg-{number}"),
+        body: MessageBody::Text { text: flight.text.clone() },
+        parent_id: None,
+        mentions: Vec::new(),
+    });
+    serde_json::to_string(&frame).unwrap_or_default()
+}
+
+async fn send_json(socket: &mut Socket, frame: &ClientFrame) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    socket.send(Message::text(serde_json::to_string(frame).unwrap_or_default())).await
+}
+
+fn on_ack(frame: &Incoming<'_>, in_flight: &mut HashMap<u64, InFlight>, shared: &Shared) {
+    let Some(number) = frame.id.as_deref().and_then(|id| id.strip_prefix('s')).and_then(|n| n.parse::<u64>().ok()) else {
+        return;
+    };
+    let (Some(flight), Some(seq)) = (in_flight.remove(&number), frame.seq) else {
+        return;
+    };
+    shared.send_to_ack.record(shared.now_micros().saturating_sub(flight.sent_at_micros));
+    shared.acked.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut acks) = shared.acks[flight.conversation as usize].lock() {
+        acks.record(seq, frame.duplicate.unwrap_or(false));
+    }
+}
+
+fn on_message(message: Option<&IncomingMessage<'_>>, cursors: &mut [(u32, Cursor)], shared: &Shared) {
+    let Some(message) = message else {
+        shared.count_error("message frame without message");
+        return;
+    };
+    let stamp = message.body.text.as_deref().and_then(parse_stamp);
+    let Some((conversation, sent_at)) = stamp else {
+        shared.count_error("message not sent by this run");
+        return;
+    };
+    if shared.conversation_ids.get(conversation as usize).map(String::as_str) != Some(message.conversation_id.as_ref()) {
+        shared.count_error("message in an unexpected conversation");
+        return;
+    }
+    let Some((_, cursor)) = cursors.iter_mut().find(|(c, _)| *c == conversation) else {
+        shared.count_error("message of a conversation this user is not in");
+        return;
+    };
+    cursor.observe(message.seq);
+    shared.deliveries.fetch_add(1, Ordering::Relaxed);
+    shared.send_to_deliver.record(shared.now_micros().saturating_sub(sent_at));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_round_trip() {
+        assert_eq!(parse_stamp("lg 12 345678 9"), Some((12, 345_678)));
+        assert_eq!(parse_stamp("hello"), None);
+        assert_eq!(parse_stamp("lg x 1 2"), None);
+    }
+
+    #[test]
+    fn reads_a_message_frame_without_the_rest() {
+        let text = r#"{"op":"message","message":{"id":"m","conversation_id":"c1","seq":4,"sender_id":"a","client_msg_id":"lg-1","body":{"type":"text","text":"lg 0 10 1"},"parent_id":null,"reply_count":0,"mentions":[],"reactions":{},"created_at_ms":1,"edited_at_ms":null,"deleted":false}}"#;
+        let frame: Incoming = serde_json::from_str(text).unwrap();
+        assert_eq!(frame.op, "message");
+        let message = frame.message.unwrap();
+        assert_eq!((message.conversation_id.as_ref(), message.seq), ("c1", 4));
+        assert_eq!(message.body.text.as_deref(), Some("lg 0 10 1"));
+    }
+}

@@ -1,0 +1,238 @@
+//! `cc-loadgen`: a bounded load generator and delivery checker for ccserver.
+//!
+//! Phases: provision users and conversations through REST (`setup`), open one WebSocket per user from
+//! spread loopback source addresses (`connection`), send at a fixed rate for a fixed time (`workload`
+//! decides who sends where), wait for outstanding deliveries, then count what each connection received
+//! against what was acknowledged (`ledger`) and report latency, throughput, CPU and server memory.
+
+pub mod args;
+mod connection;
+mod histogram;
+mod ledger;
+mod procfs;
+mod report;
+mod settings;
+mod setup;
+mod workload;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures_util::StreamExt as _;
+use tokio::sync::{mpsc, watch};
+
+use crate::connection::{Endpoint, SendCommand, Shared};
+use crate::ledger::DeliveryTotals;
+use crate::report::{Latencies, Report};
+use crate::settings::Settings;
+use crate::workload::{ConversationKind, Scheduler, plan_conversations};
+
+pub use crate::report::Report as RunReport;
+
+/// How a completed run ended: `Lost` when an acknowledged message did not reach every member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Clean,
+    Lost,
+}
+
+/// Queued sends per connection; a full queue means the connection cannot keep up and the send is skipped
+/// (counted as `send queue full`).
+const COMMAND_QUEUE: usize = 256;
+
+pub fn run(args: args::Args) -> anyhow::Result<Outcome> {
+    let settings = Settings::from_args(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let deadline = settings.deadline;
+    let report = runtime.block_on(async {
+        tokio::time::timeout(deadline, execute(&settings))
+            .await
+            .map_err(|_| anyhow::anyhow!("the run did not finish within --deadline {deadline:?}"))?
+    })?;
+    if settings.json {
+        println!("{}", serde_json::to_string_pretty(&report).context("serializing the report")?);
+    } else {
+        print!("{}", report.to_table());
+    }
+    let clean = report.delivery.lost == 0 && report.delivery.gaps == 0;
+    Ok(if clean || settings.allow_loss { Outcome::Clean } else { Outcome::Lost })
+}
+
+async fn execute(settings: &Settings) -> anyhow::Result<Report> {
+    let run_id = format!("{:06x}", rand::random::<u32>() & 0x00ff_ffff);
+    let plans = plan_conversations(settings.connections, settings.direct, settings.groups, settings.group_size);
+    anyhow::ensure!(!plans.is_empty(), "the flags give no conversation to send to");
+
+    let setup_started = Instant::now();
+    tracing::info!(users = settings.connections, conversations = plans.len(), run_id, "provisioning through REST");
+    let provisioned = setup::provision(settings, &plans, &run_id).await?;
+    let setup_secs = setup_started.elapsed().as_secs_f64();
+
+    let rss_before = settings.server_pid.map(procfs::rss_bytes).transpose()?;
+    let shared = Arc::new(Shared::new(provisioned.conversation_ids.clone()));
+    let mut memberships: Vec<Vec<u32>> = vec![Vec::new(); settings.connections as usize];
+    for (index, plan) in plans.iter().enumerate() {
+        for member in &plan.members {
+            memberships[*member as usize].push(index as u32);
+        }
+    }
+
+    // Connect everyone, then start each connection's task.
+    let connect_started = Instant::now();
+    tracing::info!(connections = settings.connections, "connecting");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let endpoints: Vec<Endpoint> = provisioned
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(index, token)| Endpoint {
+            index: index as u32,
+            token: token.clone(),
+            server: settings.server_address,
+            ws_url: settings.ws_url.clone(),
+            source_addresses: settings.source_addresses,
+        })
+        .collect();
+    let sockets: Vec<(Endpoint, connection::Socket)> = futures_util::stream::iter(endpoints)
+        .map(|endpoint| async move {
+            let socket = connection::open(&endpoint)
+                .await
+                .with_context(|| format!("opening connection {}", endpoint.index))?;
+            anyhow::Ok((endpoint, socket))
+        })
+        .buffer_unordered(settings.setup_concurrency)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    let mut senders: Vec<Option<mpsc::Sender<SendCommand>>> = vec![None; settings.connections as usize];
+    let mut tasks = Vec::with_capacity(sockets.len());
+    for (endpoint, socket) in sockets {
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        let index = endpoint.index as usize;
+        senders[index] = Some(tx);
+        let conversations = memberships[index].clone();
+        tasks.push(tokio::spawn(connection::run(
+            endpoint,
+            socket,
+            conversations.clone(),
+            Arc::clone(&shared),
+            rx,
+            stop_rx.clone(),
+        )));
+    }
+    wait_until("every connection resumed", Duration::from_secs(120), || {
+        shared.ready.load(Ordering::Relaxed) >= settings.connections
+    })
+    .await?;
+    let connect_secs = connect_started.elapsed().as_secs_f64();
+    let rss_connected = settings.server_pid.map(procfs::rss_bytes).transpose()?;
+
+    // Send at the target rate for the duration.
+    tracing::info!(rate = settings.rate, duration = ?settings.duration, "sending");
+    let cpu_self_start = procfs::cpu_seconds(None)?;
+    let cpu_server_start = settings.server_pid.map(|pid| procfs::cpu_seconds(Some(pid))).transpose()?;
+    let deliveries_start = shared.deliveries.load(Ordering::Relaxed);
+    let send_started = Instant::now();
+    let mut scheduler = Scheduler::new(&plans, settings.group_share);
+    let mut sent: u64 = 0;
+    let mut ticker = tokio::time::interval(Duration::from_millis(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    while send_started.elapsed() < settings.duration {
+        ticker.tick().await;
+        let due = (send_started.elapsed().as_secs_f64() * f64::from(settings.rate)) as u64;
+        while sent < due {
+            let Some((conversation, sender)) = scheduler.next(&plans) else { break };
+            sent += 1;
+            let command = SendCommand { conversation, number: sent };
+            let delivered = senders[sender as usize].as_ref().is_some_and(|tx| tx.try_send(command).is_ok());
+            if !delivered {
+                shared.count_error("send queue full (client cannot keep up)");
+            }
+        }
+    }
+    let send_secs = send_started.elapsed().as_secs_f64();
+
+    // Drain: wait until every acknowledged message reached every member, or the drain time is up.
+    let member_counts: Vec<u64> = plans.iter().map(|plan| plan.members.len() as u64).collect();
+    let expected_deliveries = || -> u64 {
+        shared
+            .acks
+            .iter()
+            .zip(&member_counts)
+            .map(|(acks, members)| acks.lock().map_or(0, |acks| acks.acked.len() as u64) * members)
+            .sum()
+    };
+    let _ = wait_until("outstanding deliveries", settings.drain, || {
+        shared.acked.load(Ordering::Relaxed) >= sent
+            && shared.deliveries.load(Ordering::Relaxed) - deliveries_start >= expected_deliveries()
+    })
+    .await;
+    let busy_secs = send_started.elapsed().as_secs_f64();
+    let deliveries = shared.deliveries.load(Ordering::Relaxed) - deliveries_start;
+    let client_cpu = (procfs::cpu_seconds(None)? - cpu_self_start) / busy_secs;
+    let server_cpu = match (settings.server_pid, cpu_server_start) {
+        (Some(pid), Some(start)) => Some((procfs::cpu_seconds(Some(pid))? - start) / busy_secs),
+        _ => None,
+    };
+
+    let _ = stop_tx.send(true);
+    let mut totals = DeliveryTotals::default();
+    let acked_sorted: Vec<Vec<i64>> = shared
+        .acks
+        .iter()
+        .map(|acks| acks.lock().map(|acks| acks.sorted()).unwrap_or_default())
+        .collect();
+    for task in tasks {
+        let cursors = task.await.context("a connection task panicked")?;
+        for (conversation, cursor) in &cursors {
+            totals.add(cursor, &acked_sorted[*conversation as usize]);
+        }
+    }
+
+    let groups = plans.iter().filter(|p| p.kind == ConversationKind::Group).count();
+    let errors = shared.errors.lock().map(|errors| errors.clone()).unwrap_or_default();
+    Ok(Report {
+        connections: settings.connections,
+        conversations: plans.len(),
+        direct_conversations: plans.len() - groups,
+        group_conversations: groups,
+        group_size: settings.group_size,
+        target_rate: settings.rate,
+        duration_secs: send_secs,
+        setup_secs,
+        connect_secs,
+        messages_sent: sent,
+        messages_acked: shared.acked.load(Ordering::Relaxed),
+        send_rate: sent as f64 / send_secs,
+        deliveries_per_sec: deliveries as f64 / busy_secs,
+        latency_ms: Latencies::of(&shared.send_to_deliver),
+        ack_latency_ms: Latencies::of(&shared.send_to_ack),
+        client_cpu_cores: client_cpu,
+        server_cpu_cores: server_cpu,
+        server_rss_bytes: rss_connected,
+        server_rss_per_connection_bytes: match (rss_before, rss_connected) {
+            (Some(before), Some(after)) => Some(after.saturating_sub(before) as f64 / f64::from(settings.connections)),
+            _ => None,
+        },
+        disconnects: shared.disconnects.load(Ordering::Relaxed),
+        resends: shared.resends.load(Ordering::Relaxed),
+        delivery: totals,
+        errors,
+    })
+}
+
+/// Polls `done` every 20 ms until it holds or `limit` passes.
+async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while !done() {
+        anyhow::ensure!(started.elapsed() < limit, "{what}: not done after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
