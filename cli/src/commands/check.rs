@@ -58,23 +58,31 @@ impl Settings {
         let id = probe.id();
         matches!(probe, Probe::Os)
             || self.only.is_empty()
-            || self
-                .only
-                .iter()
-                .any(|only| id == *only || id.starts_with(&format!("{only}:")))
+            || self.only.iter().any(|only| Self::matches(only, &id))
+    }
+
+    fn matches(only: &str, id: &str) -> bool {
+        id == only
+            || id
+                .strip_prefix(only)
+                .is_some_and(|rest| rest.starts_with(':'))
     }
 }
 
 pub(crate) fn read_plan(path: &Path) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the plan {}", path.display()))?;
+        .map_err(|error| UserError(format!("cannot read the plan {}: {error}", path.display())))?;
     cc_sizing::plan_file::from_yaml(&text)
         .map_err(|error| UserError(format!("{}: {error}", path.display())).into())
 }
 
 pub(crate) fn read_inventory(path: &Path, plan: &Plan) -> anyhow::Result<Inventory> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the inventory {}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        UserError(format!(
+            "cannot read the inventory {}: {error}",
+            path.display()
+        ))
+    })?;
     let hosts: Vec<&str> = plan.hosts.iter().map(|host| host.name.as_str()).collect();
     let directory = path.parent().unwrap_or_else(|| Path::new("."));
     let home = dirs::home_dir();
@@ -135,28 +143,26 @@ pub fn run(args: &CheckArgs, printer: &Printer) -> anyhow::Result<()> {
             })
             .collect();
         let needs = requirements::for_host(&plan, host, &peers);
-        let probes: Vec<Probe> = requirements::probes(&needs, &inventory.docker_repository)
-            .into_iter()
-            .filter(|probe| settings.selects(probe))
-            .collect();
-        work.push((node.clone(), probes));
+        work.push((
+            node.clone(),
+            requirements::probes(&needs, &inventory.docker_repository),
+        ));
     }
+    let known: std::collections::BTreeSet<String> = work
+        .iter()
+        .flat_map(|(_, probes)| probes.iter().map(Probe::id))
+        .collect();
     for only in &settings.only {
-        if !work.iter().any(|(_, probes)| {
-            probes
-                .iter()
-                .any(|probe| probe.id() == *only || probe.id().starts_with(&format!("{only}:")))
-        }) {
-            let known: std::collections::BTreeSet<String> = work
-                .iter()
-                .flat_map(|(_, probes)| probes.iter().map(Probe::id))
-                .collect();
+        if !known.iter().any(|id| Settings::matches(only, id)) {
             return Err(UserError(format!(
-                "--only {only}: no such check on any host; run without --only to see them all (checks here: {})",
-                known.into_iter().collect::<Vec<_>>().join(", ")
+                "--only {only}: no such check on any host (checks: {})",
+                known.iter().cloned().collect::<Vec<_>>().join(", ")
             ))
             .into());
         }
+    }
+    for (_, probes) in &mut work {
+        probes.retain(|probe| settings.selects(probe));
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
