@@ -172,8 +172,9 @@ pub(crate) fn place(ctx: &mut Ctx, tasks: &[Task], observability: &Observability
         if let Some(bins) = pack(tasks, &interned, &fitting, count as usize, allocatable) {
             break bins;
         }
-        // Each task alone on a host always fits, so this ends; grow in small steps to stay near the minimum.
-        count += (count / 32).max(1);
+        // Each task alone on a host always fits, so this ends. One host at a time: coarser steps make the
+        // count jump by different amounts for nearby inputs, and more load could then get fewer hosts.
+        count += 1;
     };
 
     let mut warnings = Vec::new();

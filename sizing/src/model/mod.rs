@@ -82,6 +82,35 @@ pub fn plan_with(valid: &ValidInputs, coefficients: &Coefficients) -> Result<Pla
     }
 
     let (target, target_reason) = target::choose(&mut ctx);
+    let development_pcc = ctx.rec.c_u64("development.max_pcc");
+    ctx.rec.explain(
+        "development",
+        ctx.development,
+        format!(
+            "{} PCC ≤ {development_pcc} development.max_pcc",
+            ctx.inputs.pcc
+        ),
+        &["development.max_pcc"],
+    );
+    ctx.rec.explain(
+        "ha",
+        ctx.ha,
+        match ctx.inputs.requested_ha {
+            Some(_) => "given (--ha/--no-ha)".to_owned(),
+            None => "on unless the development size".to_owned(),
+        },
+        &["development.max_pcc"],
+    );
+    ctx.rec.explain(
+        "target",
+        target,
+        target_reason.clone(),
+        &[
+            "target.swarm_max_mau",
+            "target.swarm_max_pcc",
+            "development.max_pcc",
+        ],
+    );
     let mut warnings = placed.warnings;
     warnings.extend(target::warnings(
         &mut ctx,
