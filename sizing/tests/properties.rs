@@ -358,7 +358,7 @@ fn number_paths(value: &serde_json::Value, path: &str, out: &mut BTreeSet<String
         }
         serde_json::Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                let key = if path.ends_with("hosts") || path.ends_with(".tasks") {
+                let key = if path == "hosts" || path.rsplit('.').next() == Some("tasks") {
                     format!("{path}[*]")
                 } else {
                     format!("{path}[{index}]")
