@@ -19,7 +19,9 @@ impl MysqlStore {
             return Ok(existing);
         }
         let created = self
-            .retrying(false, || self.create_conversation_once(conversation, members))
+            .retrying(false, || {
+                self.create_conversation_once(conversation, members)
+            })
             .await;
         match created {
             Ok(()) => Ok(conversation.clone()),
@@ -95,13 +97,14 @@ impl MysqlStore {
         app_id: &AppId,
         id: &ConversationId,
     ) -> StoreResult<Option<Conversation>> {
-        let row = sqlx::query("SELECT * FROM conversations WHERE bucket = ? AND app_id = ? AND id = ?")
-            .bind(bucket_of(id))
-            .bind(&app_id.0)
-            .bind(&id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map)?;
+        let row =
+            sqlx::query("SELECT * FROM conversations WHERE bucket = ? AND app_id = ? AND id = ?")
+                .bind(bucket_of(id))
+                .bind(&app_id.0)
+                .bind(&id.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
         row.as_ref().map(rows::conversation).transpose()
     }
 

@@ -29,11 +29,12 @@ impl MysqlStore {
     }
 
     pub(crate) async fn app_by_name(&self, name: &str) -> StoreResult<Option<App>> {
-        let row = sqlx::query("SELECT * FROM apps WHERE name = ? ORDER BY created_at_ms, id LIMIT 1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map)?;
+        let row =
+            sqlx::query("SELECT * FROM apps WHERE name = ? ORDER BY created_at_ms, id LIMIT 1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
         row.as_ref().map(rows::app).transpose()
     }
 

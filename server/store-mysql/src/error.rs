@@ -29,7 +29,9 @@ pub(crate) fn retry_class(error: &sqlx::Error) -> Retry {
                 Retry::Never
             }
         }
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => Retry::Ambiguous,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => {
+            Retry::Ambiguous
+        }
         _ => Retry::Never,
     }
 }
@@ -38,6 +40,8 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+// By value: it is used as `.map_err(map)` everywhere.
+#[allow(clippy::needless_pass_by_value)]
 pub(crate) fn map(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => {

@@ -61,7 +61,9 @@ impl MysqlConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("store.mysql.url is not a valid MySQL URL ({0}); expected mysql://user@host:port/database")]
+    #[error(
+        "store.mysql.url is not a valid MySQL URL ({0}); expected mysql://user@host:port/database"
+    )]
     Url(#[source] sqlx::Error),
     #[error("cannot connect to the MySQL-protocol database at {address}: {source}")]
     Connect {
@@ -84,7 +86,9 @@ pub struct MysqlStore {
 /// `host:port/database` of a URL, for messages (never the credentials).
 fn address_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    rest.rsplit_once('@').map_or(rest, |(_, host)| host).to_owned()
+    rest.rsplit_once('@')
+        .map_or(rest, |(_, host)| host)
+        .to_owned()
 }
 
 impl MysqlStore {

@@ -56,7 +56,7 @@ impl MysqlStore {
         app_id: &AppId,
         id: &ConversationId,
     ) -> StoreResult<Vec<UserId>> {
-        let found = sqlx::query_scalar::<_, String>(
+        let found = sqlx::query_scalar::<_, Vec<u8>>(
             "SELECT user_id FROM members WHERE bucket = ? AND app_id = ? AND conversation_id = ? ORDER BY user_id",
         )
         .bind(bucket_of(id))
@@ -65,7 +65,10 @@ impl MysqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map)?;
-        Ok(found.into_iter().map(UserId).collect())
+        found
+            .into_iter()
+            .map(|id| rows::utf8(id).map(UserId).map_err(map))
+            .collect()
     }
 
     pub(crate) async fn upsert_member_row(
@@ -235,7 +238,7 @@ impl MysqlStore {
         user_id: &UserId,
         limit: u32,
     ) -> StoreResult<Vec<UserId>> {
-        let found = sqlx::query_scalar::<_, String>(
+        let found = sqlx::query_scalar::<_, Vec<u8>>(
             "SELECT DISTINCT other.user_id FROM members mine JOIN members other \
                ON other.bucket = mine.bucket AND other.app_id = mine.app_id \
               AND other.conversation_id = mine.conversation_id \
@@ -247,7 +250,10 @@ impl MysqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map)?;
-        Ok(found.into_iter().map(UserId).collect())
+        found
+            .into_iter()
+            .map(|id| rows::utf8(id).map(UserId).map_err(map))
+            .collect()
     }
 
     pub(crate) async fn advance_cursor_rows(

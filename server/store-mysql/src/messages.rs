@@ -123,7 +123,7 @@ impl MysqlStore {
         };
         if self.outbox {
             // The event as committed, with the members at commit time: the relay publishes exactly this.
-            let members: Vec<String> = sqlx::query_scalar(
+            let members: Vec<Vec<u8>> = sqlx::query_scalar(
                 "SELECT user_id FROM members WHERE bucket = ? AND app_id = ? AND conversation_id = ?",
             )
             .bind(bucket)
@@ -133,7 +133,13 @@ impl MysqlStore {
             .await?;
             let envelope = Envelope {
                 app_id: new.app_id.clone(),
-                recipients: Recipients::Users(members.into_iter().map(UserId).collect()),
+                recipients: Recipients::Users(
+                    members
+                        .into_iter()
+                        .map(|id| rows::utf8(id).map(UserId))
+                        .collect::<Result<Vec<_>, _>>()?
+                        .into(),
+                ),
                 event: DomainEvent::MessageCreated {
                     message: message.clone(),
                 },
@@ -346,7 +352,7 @@ impl MysqlStore {
             .await?;
             let mut summary = BTreeMap::new();
             for row in &counted {
-                summary.insert(row.try_get::<String, _>("emoji")?, row.try_get::<i64, _>("n")?);
+                summary.insert(rows::get_text(row, "emoji")?, row.try_get::<i64, _>("n")?);
             }
             if changed {
                 sqlx::query(

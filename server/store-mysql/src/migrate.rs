@@ -94,7 +94,7 @@ pub async fn migrate(
 ) -> Result<Vec<i64>, MigrateError> {
     let mut connection = pool.acquire().await.map_err(MigrateError::Connect)?;
     let connection = connection.acquire().await.map_err(MigrateError::Connect)?;
-    let database: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
+    let database: Option<String> = sqlx::query_scalar("SELECT CAST(DATABASE() AS CHAR)")
         .fetch_one(&mut *connection)
         .await
         .map_err(MigrateError::Bookkeeping)?;
@@ -139,7 +139,7 @@ async fn apply_locked(
     let mut recorded = std::collections::BTreeMap::new();
     for row in &rows {
         let version: i64 = row.try_get("version").map_err(MigrateError::Bookkeeping)?;
-        let sum: String = row.try_get("checksum").map_err(MigrateError::Bookkeeping)?;
+        let sum = crate::rows::get_text(row, "checksum").map_err(MigrateError::Bookkeeping)?;
         recorded.insert(version, sum);
     }
     let mut applied = Vec::new();
@@ -176,7 +176,11 @@ async fn apply_locked(
         .execute(&mut *connection)
         .await
         .map_err(MigrateError::Bookkeeping)?;
-        tracing::info!(version = migration.version, name = migration.name, "schema migration applied");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "schema migration applied"
+        );
         applied.push(migration.version);
     }
     // A newer release may have applied expand migrations this build does not know: that is the point of

@@ -66,9 +66,9 @@ impl MysqlStore {
         found
             .iter()
             .map(|row| {
-                let text: String = row.try_get("envelope").map_err(map)?;
+                let text = crate::rows::get_text(row, "envelope").map_err(map)?;
                 Ok(OutboxEntry {
-                    id: row.try_get("id").map_err(map)?,
+                    id: crate::rows::get_text(row, "id").map_err(map)?,
                     envelope: serde_json::from_str(&text)
                         .map_err(|e| crate::error::corrupt("outbox envelope", e))?,
                     created_at_ms: row.try_get("created_at_ms").map_err(map)?,
@@ -113,7 +113,10 @@ impl MysqlStore {
                 .bind(name)
                 .fetch_one(&mut *tx)
                 .await?;
-            let (holder, until): (String, i64) = (row.try_get("owner")?, row.try_get("until_ms")?);
+            let (holder, until) = (
+                crate::rows::get_text(&row, "owner")?,
+                row.try_get::<i64, _>("until_ms")?,
+            );
             let ours = holder == owner || until < now;
             if ours {
                 sqlx::query("UPDATE leases SET owner = ?, until_ms = ? WHERE name = ?")
@@ -161,7 +164,9 @@ impl RelayConfig {
 pub enum RelayError {
     #[error("outbox relay: storage: {0}")]
     Store(#[from] cc_core::StoreError),
-    #[error("outbox relay: the durable bus refused an event ({published} of {batch} published): {source}")]
+    #[error(
+        "outbox relay: the durable bus refused an event ({published} of {batch} published): {source}"
+    )]
     Bus {
         published: usize,
         batch: usize,
@@ -232,7 +237,10 @@ impl OutboxRelay {
                 .map(|entry| self.durable.publish(entry.envelope.clone())),
         )
         .await;
-        let published = outcomes.iter().take_while(|outcome| outcome.is_ok()).count();
+        let published = outcomes
+            .iter()
+            .take_while(|outcome| outcome.is_ok())
+            .count();
         let first_error = outcomes.into_iter().find_map(Result::err);
         let done = &entries[..published];
         let grace = i64::try_from(self.config.live_republish_after.as_millis()).unwrap_or(i64::MAX);

@@ -12,12 +12,28 @@ use sqlx::mysql::MySqlRow;
 
 type Decoded<T> = Result<T, StoreError>;
 
+/// A text column. Identifier columns use binary collations (byte order, case-sensitive), which the server reports
+/// with the BINARY flag; sqlx then refuses them as `String`, so every text column is read as bytes and checked.
+pub(crate) fn get_text(row: &MySqlRow, column: &str) -> Result<String, sqlx::Error> {
+    utf8(row.try_get::<Vec<u8>, _>(column)?)
+}
+
+pub(crate) fn get_opt_text(row: &MySqlRow, column: &str) -> Result<Option<String>, sqlx::Error> {
+    row.try_get::<Option<Vec<u8>>, _>(column)?
+        .map(utf8)
+        .transpose()
+}
+
+pub(crate) fn utf8(bytes: Vec<u8>) -> Result<String, sqlx::Error> {
+    String::from_utf8(bytes).map_err(|error| sqlx::Error::Decode(error.into()))
+}
+
 fn text(row: &MySqlRow, column: &str) -> Decoded<String> {
-    row.try_get::<String, _>(column).map_err(map)
+    get_text(row, column).map_err(map)
 }
 
 fn opt_text(row: &MySqlRow, column: &str) -> Decoded<Option<String>> {
-    row.try_get::<Option<String>, _>(column).map_err(map)
+    get_opt_text(row, column).map_err(map)
 }
 
 fn int(row: &MySqlRow, column: &str) -> Decoded<i64> {

@@ -14,7 +14,10 @@ use cc_protocol::MessageBody;
 #[async_trait]
 impl Store for MysqlStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
         Ok(())
     }
 
@@ -114,7 +117,8 @@ impl Store for MysqlStore {
         after: Option<&ConversationId>,
         limit: u32,
     ) -> StoreResult<Vec<MemberConversation>> {
-        self.member_conversation_rows(app_id, user_id, after, limit).await
+        self.member_conversation_rows(app_id, user_id, after, limit)
+            .await
     }
 
     async fn get_member(
@@ -148,7 +152,8 @@ impl Store for MysqlStore {
         role: Role,
         at_ms: i64,
     ) -> StoreResult<bool> {
-        self.upsert_member_row(app_id, id, user_id, role, at_ms).await
+        self.upsert_member_row(app_id, id, user_id, role, at_ms)
+            .await
     }
 
     async fn remove_member(
@@ -231,7 +236,8 @@ impl Store for MysqlStore {
         body: &MessageBody,
         at_ms: i64,
     ) -> StoreResult<Option<Message>> {
-        self.edit_message_row(app_id, id, message_id, body, at_ms).await
+        self.edit_message_row(app_id, id, message_id, body, at_ms)
+            .await
     }
 
     async fn tombstone_message(
@@ -253,7 +259,8 @@ impl Store for MysqlStore {
         emoji: &str,
         present: bool,
     ) -> StoreResult<(bool, i64)> {
-        self.set_reaction_row(app_id, id, message_id, user_id, emoji, present).await
+        self.set_reaction_row(app_id, id, message_id, user_id, emoji, present)
+            .await
     }
 
     async fn advance_cursors(
@@ -264,6 +271,7 @@ impl Store for MysqlStore {
         delivered: Option<i64>,
         read: Option<i64>,
     ) -> StoreResult<Option<(i64, i64)>> {
-        self.advance_cursor_rows(app_id, id, user_id, delivered, read).await
+        self.advance_cursor_rows(app_id, id, user_id, delivered, read)
+            .await
     }
 }

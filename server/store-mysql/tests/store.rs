@@ -67,7 +67,10 @@ async fn setup(service: &ChatService) -> (AppId, ConversationId) {
             name: user.into(),
             metadata: serde_json::json!({"team": "x"}),
         };
-        service.create_user(&app.id, create).await.expect("create user");
+        service
+            .create_user(&app.id, create)
+            .await
+            .expect("create user");
     }
     let group = CreateConversation::Group {
         name: "g".into(),
@@ -107,7 +110,12 @@ async fn two_replicas_sending_concurrently_get_gap_free_seqs_and_an_outbox_row_e
         task.await.expect("sender task");
     }
     let history = replicas[1]
-        .history(&principal(&app, "bob"), &conversation, HistoryPage::After(0), 500)
+        .history(
+            &principal(&app, "bob"),
+            &conversation,
+            HistoryPage::After(0),
+            500,
+        )
         .await
         .expect("history");
     let seqs: Vec<i64> = history.iter().map(|m| m.seq).collect();
@@ -202,11 +210,45 @@ async fn members_cursors_reactions_threads_and_tombstones() {
             .expect("send");
     }
     let unread = |list: Vec<cc_core::model::MemberConversation>| list[0].unread_count;
-    assert_eq!(unread(service.list_conversations(&bob, None, 10).await.expect("list")), 5);
-    assert_eq!(service.mark(&bob, &conversation, None, Some(3)).await.expect("mark"), (3, 3));
-    assert_eq!(unread(service.list_conversations(&bob, None, 10).await.expect("list")), 2);
-    assert_eq!(service.mark(&bob, &conversation, Some(1), Some(1)).await.expect("mark"), (3, 3));
-    assert_eq!(service.mark(&bob, &conversation, None, Some(99)).await.expect("mark"), (5, 5));
+    assert_eq!(
+        unread(
+            service
+                .list_conversations(&bob, None, 10)
+                .await
+                .expect("list")
+        ),
+        5
+    );
+    assert_eq!(
+        service
+            .mark(&bob, &conversation, None, Some(3))
+            .await
+            .expect("mark"),
+        (3, 3)
+    );
+    assert_eq!(
+        unread(
+            service
+                .list_conversations(&bob, None, 10)
+                .await
+                .expect("list")
+        ),
+        2
+    );
+    assert_eq!(
+        service
+            .mark(&bob, &conversation, Some(1), Some(1))
+            .await
+            .expect("mark"),
+        (3, 3)
+    );
+    assert_eq!(
+        service
+            .mark(&bob, &conversation, None, Some(99))
+            .await
+            .expect("mark"),
+        (5, 5)
+    );
 
     // A reply bumps the parent's reply count; reactions are counted per emoji; a tombstone clears them.
     let parent = store
@@ -217,41 +259,132 @@ async fn members_cursors_reactions_threads_and_tombstones() {
     let mut reply = send(&conversation, "reply-1", "re");
     reply.parent_id = Some(parent.id.clone());
     service.send_message(&bob, reply).await.expect("reply");
-    assert_eq!(service.react(&bob, &conversation, &parent.id, "👍", true).await.expect("react"), 1);
-    assert_eq!(service.react(&alice, &conversation, &parent.id, "👍", true).await.expect("react"), 2);
-    assert_eq!(service.react(&alice, &conversation, &parent.id, "👍", true).await.expect("react"), 2);
-    let stored = store.get_message(&app, &conversation, &parent.id).await.expect("get").expect("found");
-    assert_eq!((stored.reply_count, stored.reactions.get("👍").copied()), (1, Some(2)));
-    let replies = store.replies(&app, &conversation, &parent.id, 0, 10).await.expect("replies");
+    assert_eq!(
+        service
+            .react(&bob, &conversation, &parent.id, "👍", true)
+            .await
+            .expect("react"),
+        1
+    );
+    assert_eq!(
+        service
+            .react(&alice, &conversation, &parent.id, "👍", true)
+            .await
+            .expect("react"),
+        2
+    );
+    assert_eq!(
+        service
+            .react(&alice, &conversation, &parent.id, "👍", true)
+            .await
+            .expect("react"),
+        2
+    );
+    let stored = store
+        .get_message(&app, &conversation, &parent.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(
+        (stored.reply_count, stored.reactions.get("👍").copied()),
+        (1, Some(2))
+    );
+    let replies = store
+        .replies(&app, &conversation, &parent.id, 0, 10)
+        .await
+        .expect("replies");
     assert_eq!(replies.len(), 1);
-    let deleted = service.delete_message(&alice, &conversation, &parent.id).await.expect("delete");
+    let deleted = service
+        .delete_message(&alice, &conversation, &parent.id)
+        .await
+        .expect("delete");
     assert!(deleted.deleted && deleted.reactions.is_empty());
     assert_eq!(deleted.body, MessageBody::Deleted);
 
     // Membership: a new member starts with cursors at the end; role changes are not additions.
-    let dave = cc_protocol::rest::CreateUser { user_id: "dave".into(), name: "d".into(), metadata: serde_json::json!({}) };
+    let dave = cc_protocol::rest::CreateUser {
+        user_id: "dave".into(),
+        name: "d".into(),
+        metadata: serde_json::json!({}),
+    };
     service.create_user(&app, dave).await.expect("user");
     let dave_id = UserId::from("dave");
-    assert!(store.upsert_member(&app, &conversation, &dave_id, Role::Member, 1).await.expect("add"));
-    assert!(!store.upsert_member(&app, &conversation, &dave_id, Role::Moderator, 1).await.expect("role"));
-    let member = store.get_member(&app, &conversation, &dave_id).await.expect("get").expect("member");
+    assert!(
+        store
+            .upsert_member(&app, &conversation, &dave_id, Role::Member, 1)
+            .await
+            .expect("add")
+    );
+    assert!(
+        !store
+            .upsert_member(&app, &conversation, &dave_id, Role::Moderator, 1)
+            .await
+            .expect("role")
+    );
+    let member = store
+        .get_member(&app, &conversation, &dave_id)
+        .await
+        .expect("get")
+        .expect("member");
     assert_eq!((member.role, member.read_seq), (Role::Moderator, 6));
-    let count = store.get_conversation(&app, &conversation).await.expect("get").expect("found").member_count;
+    let count = store
+        .get_conversation(&app, &conversation)
+        .await
+        .expect("get")
+        .expect("found")
+        .member_count;
     assert_eq!(count, 4);
-    assert!(store.set_ban(&app, &conversation, &dave_id, true, 1).await.expect("ban"));
-    assert!(store.is_banned(&app, &conversation, &dave_id).await.expect("banned?"));
-    assert!(store.remove_member(&app, &conversation, &dave_id).await.expect("remove"));
-    assert!(!store.remove_member(&app, &conversation, &dave_id).await.expect("remove again"));
-    let mut co = store.co_member_ids(&app, &UserId::from("bob"), 10).await.expect("co-members");
+    assert!(
+        store
+            .set_ban(&app, &conversation, &dave_id, true, 1)
+            .await
+            .expect("ban")
+    );
+    assert!(
+        store
+            .is_banned(&app, &conversation, &dave_id)
+            .await
+            .expect("banned?")
+    );
+    assert!(
+        store
+            .remove_member(&app, &conversation, &dave_id)
+            .await
+            .expect("remove")
+    );
+    assert!(
+        !store
+            .remove_member(&app, &conversation, &dave_id)
+            .await
+            .expect("remove again")
+    );
+    let mut co = store
+        .co_member_ids(&app, &UserId::from("bob"), 10)
+        .await
+        .expect("co-members");
     co.sort();
     assert_eq!(co, vec![UserId::from("alice"), UserId::from("carol")]);
 
     // Case-sensitive ids, as on SQLite: "Alice" is not "alice".
-    assert!(store.get_user(&app, &UserId::from("Alice")).await.expect("get").is_none());
+    assert!(
+        store
+            .get_user(&app, &UserId::from("Alice"))
+            .await
+            .expect("get")
+            .is_none()
+    );
     // One direct conversation per pair, however many times it is asked for.
-    let direct = CreateConversation::Direct { peer_id: "bob".into() };
-    let (one, _) = service.create_conversation(&alice, direct.clone()).await.expect("direct");
-    let (two, _) = service.create_conversation(&alice, direct).await.expect("direct again");
+    let direct = CreateConversation::Direct {
+        peer_id: "bob".into(),
+    };
+    let (one, _) = service
+        .create_conversation(&alice, direct.clone())
+        .await
+        .expect("direct");
+    let (two, _) = service
+        .create_conversation(&alice, direct)
+        .await
+        .expect("direct again");
     assert_eq!(one.id, two.id);
     db.drop_now().await;
 }
@@ -268,19 +401,29 @@ async fn migrations_run_once_when_many_replicas_start_together() {
         open.expect("task").expect("open under the migration lock");
     }
     let store = db.open().await;
-    let applied: Vec<(i64, String)> = sqlx::query_as("SELECT version, name FROM schema_migrations ORDER BY version")
-        .fetch_all(store.pool())
-        .await
-        .expect("schema_migrations");
-    let expected: Vec<(i64, String)> = MIGRATIONS.iter().map(|m| (m.version, m.name.to_owned())).collect();
+    let applied: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT version, CAST(name AS CHAR) FROM schema_migrations ORDER BY version",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("schema_migrations");
+    let expected: Vec<(i64, String)> = MIGRATIONS
+        .iter()
+        .map(|m| (m.version, m.name.to_owned()))
+        .collect();
     assert_eq!(applied, expected);
     // An edited released migration is refused with a message saying what to do.
     sqlx::query("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
         .execute(store.pool())
         .await
         .expect("tamper");
-    let error = MysqlStore::open(&config).await.expect_err("edited migration");
-    assert!(error.to_string().contains("add a new migration instead"), "{error}");
+    let error = MysqlStore::open(&config)
+        .await
+        .expect_err("edited migration");
+    assert!(
+        error.to_string().contains("add a new migration instead"),
+        "{error}"
+    );
     db.drop_now().await;
 }
 
@@ -296,7 +439,10 @@ struct Collect(Mutex<Vec<Envelope>>);
 
 impl EventSink for Collect {
     fn deliver(&self, envelope: &Arc<Envelope>) {
-        self.0.lock().expect("collect lock").push((**envelope).clone());
+        self.0
+            .lock()
+            .expect("collect lock")
+            .push((**envelope).clone());
     }
 }
 
@@ -333,7 +479,10 @@ async fn relay_publishes_what_was_committed_without_a_publish_and_one_relay_lead
             mentions: vec![],
             created_at_ms: 0,
         };
-        assert!(matches!(store.append_message(&new).await.expect("append"), Appended::Created(_)));
+        assert!(matches!(
+            store.append_message(&new).await.expect("append"),
+            Appended::Created(_)
+        ));
     }
     let (durable, published) = collecting_bus();
     let (live, republished) = collecting_bus();
@@ -347,7 +496,10 @@ async fn relay_publishes_what_was_committed_without_a_publish_and_one_relay_lead
         let pass = leader.run_once().await.expect("leader pass");
         assert!(pass.leader);
         total += pass.published;
-        assert!(!follower.run_once().await.expect("follower pass").leader, "two relays led at once");
+        assert!(
+            !follower.run_once().await.expect("follower pass").leader,
+            "two relays led at once"
+        );
     }
     assert_eq!(total, 20);
     assert_eq!(published.seqs(), (1..=20).collect::<Vec<_>>());
@@ -359,12 +511,32 @@ async fn relay_publishes_what_was_committed_without_a_publish_and_one_relay_lead
     assert_eq!(recipients, 3);
     assert_eq!(store.outbox_backlog().await.expect("backlog"), 0);
     // A leader that stops renewing loses the lease after it expires; the next relay takes over.
-    let quick = RelayConfig { lease: Duration::from_millis(200), ..RelayConfig::new("replica-c") };
-    assert!(store.claim_lease("probe", "x", quick.lease).await.expect("claim"));
-    assert!(!store.claim_lease("probe", "y", quick.lease).await.expect("claim"));
+    let quick = RelayConfig {
+        lease: Duration::from_millis(200),
+        ..RelayConfig::new("replica-c")
+    };
+    assert!(
+        store
+            .claim_lease("probe", "x", quick.lease)
+            .await
+            .expect("claim")
+    );
+    assert!(
+        !store
+            .claim_lease("probe", "y", quick.lease)
+            .await
+            .expect("claim")
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !store.claim_lease("probe", "y", quick.lease).await.expect("claim") {
-        assert!(tokio::time::Instant::now() < deadline, "lease never expired");
+    while !store
+        .claim_lease("probe", "y", quick.lease)
+        .await
+        .expect("claim")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "lease never expired"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     db.drop_now().await;

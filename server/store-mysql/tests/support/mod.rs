@@ -51,12 +51,16 @@ impl FreshDatabase {
             std::process::id(),
             rand::random::<u32>()
         );
-        sqlx::query(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-            .execute(&admin)
-            .await
-            .unwrap_or_else(|error| unavailable(format!("CREATE DATABASE refused: {error}")));
+        sqlx::query(&format!(
+            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        ))
+        .execute(&admin)
+        .await
+        .unwrap_or_else(|error| unavailable(format!("CREATE DATABASE refused: {error}")));
         admin.close().await;
-        let (server, _) = base.rsplit_once('/').expect("CC_TEST_MYSQL_URL ends with /database");
+        let (server, _) = base
+            .rsplit_once('/')
+            .expect("CC_TEST_MYSQL_URL ends with /database");
         Self {
             url: format!("{server}/{name}"),
             name,
@@ -74,7 +78,11 @@ impl FreshDatabase {
     }
 
     pub async fn drop_now(self) {
-        if let Ok(admin) = MySqlPoolOptions::new().max_connections(1).connect(&mysql_url()).await {
+        if let Ok(admin) = MySqlPoolOptions::new()
+            .max_connections(1)
+            .connect(&mysql_url())
+            .await
+        {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{}`", self.name))
                 .execute(&admin)
                 .await;
