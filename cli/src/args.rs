@@ -47,6 +47,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Render a plan into a Swarm stack, a Compose file and every config file, validated.
     Render(RenderArgs),
+    /// Size a deployment from MAU/PCC: hosts, services, replicas, resources and data-store topology,
+    /// each number explained (`--explain`); `-o plan.yaml` writes the plan the other commands read.
+    Plan(PlanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,4 +104,80 @@ pub struct CheckArgs {
     /// Run only this check (an id from the table, or a prefix such as `sysctl`); repeatable.
     #[arg(long, value_name = "CHECK")]
     pub only: Vec<String>,
+}
+
+/// Inputs of `ccctl plan`, as text: parsed and validated together so every problem is reported at once.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  ccctl plan --mau 250k\n  ccctl plan --mau 50k --concurrency 0.05 --host-size 16c64g --explain\n  ccctl plan --sizing sizing.toml --output json\n  ccctl plan --mau 1.5M -o plan.yaml")]
+pub struct PlanArgs {
+    /// Monthly active users: 250000, 250k or 1.5M (1 to 100M).
+    #[arg(long, value_name = "USERS", allow_hyphen_values = true)]
+    pub mau: Option<String>,
+
+    /// Peak concurrent connections, absolute (at most the MAU); instead of --concurrency.
+    #[arg(long, value_name = "CONNECTIONS", allow_hyphen_values = true)]
+    pub pcc: Option<String>,
+
+    /// PCC as a share of MAU, in (0, 1] [default: 0.10, the reference's high-concurrency profile; 0.05 is
+    /// its baseline].
+    #[arg(long, value_name = "RATIO", allow_hyphen_values = true)]
+    pub concurrency: Option<String>,
+
+    /// Messages sent per daily active user per day [default: 40].
+    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = "Workload")]
+    pub messages_per_user_day: Option<String>,
+
+    /// Average recipients of a message (fan-out) [default: 4].
+    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = "Workload")]
+    pub group_size: Option<String>,
+
+    /// Peak-hour rate / daily average rate [default: 3].
+    #[arg(long, value_name = "FACTOR", allow_hyphen_values = true, help_heading = "Workload")]
+    pub peak_factor: Option<String>,
+
+    /// Average stored message size in bytes [default: 400].
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true, help_heading = "Workload")]
+    pub message_bytes: Option<String>,
+
+    /// Share of messages with an attachment, 0 to 1 [default: 0.05].
+    #[arg(long, value_name = "SHARE", allow_hyphen_values = true, help_heading = "Workload")]
+    pub attachment_share: Option<String>,
+
+    /// Average attachment size in KiB [default: 256].
+    #[arg(long, value_name = "KIB", allow_hyphen_values = true, help_heading = "Workload")]
+    pub attachment_kib: Option<String>,
+
+    /// Days of message history kept [default: 365].
+    #[arg(long, value_name = "DAYS", allow_hyphen_values = true, help_heading = "Workload")]
+    pub retention_days: Option<String>,
+
+    /// Size of each host: <vCPU>c<GiB>g with an optional <GiB>d data disk [default: 8c32g500d].
+    #[arg(long, value_name = "SIZE")]
+    pub host_size: Option<String>,
+
+    /// compose, swarm or kubernetes [default: recommended from the size, with the reason printed].
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<String>,
+
+    /// Highly available: quorums of 3, two replicas per service [default: on, except the single-host
+    /// development size].
+    #[arg(long, overrides_with = "no_ha")]
+    pub ha: bool,
+
+    /// Not highly available: one instance of everything.
+    #[arg(long, overrides_with = "ha")]
+    pub no_ha: bool,
+
+    /// Read the inputs from a TOML file (`version = 1`, keys like `mau`, `pcc`, `host_size`); flags
+    /// override it.
+    #[arg(long, value_name = "FILE")]
+    pub sizing: Option<std::path::PathBuf>,
+
+    /// Print the formula, coefficients and sources behind every number.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Write the plan (YAML, with format version and content hash) for render, check and deploy.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }

@@ -4,6 +4,7 @@
 //! problem collected and named by its key.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -92,7 +93,7 @@ pub struct EnvFile {
 pub enum EnvFileError {
     #[error("{path}: not a valid environment file: {message}")]
     Parse { path: String, message: String },
-    #[error("{path}: invalid environment:{}", .problems.iter().map(|p| format!("\n  - {p}")).collect::<String>())]
+    #[error("{path}: invalid environment:{}", list(.problems))]
     Invalid {
         path: String,
         problems: Vec<Problem>,
@@ -145,6 +146,13 @@ pub fn parse(text: &str, path: &Path) -> Result<EnvFile, EnvFileError> {
     validate(raw, &base).map_err(|problems| EnvFileError::Invalid {
         path: shown,
         problems,
+    })
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems.iter().fold(String::new(), |mut text, problem| {
+        let _ = write!(text, "\n  - {problem}");
+        text
     })
 }
 
@@ -435,7 +443,7 @@ trusted_proxies = ["10.0.0.0/8", "192.0.2.10"]
             problem_paths(&GOOD.replace("version = 1", "version = 2")),
             ["version"]
         );
-        let unknown = parse_at(&GOOD.replace("[secrets]", "colour = \"red\"\n[secrets]"));
+        let unknown = parse_at(&GOOD.replace("[hostnames]", "colour = \"red\"\n[hostnames]"));
         assert!(
             matches!(unknown, Err(EnvFileError::Parse { message, .. }) if message.contains("colour"))
         );

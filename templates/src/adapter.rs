@@ -550,12 +550,16 @@ impl Adapter<'_> {
                     }
                 })
                 .collect();
+            let sentinel_plan_service = format!("redis_{role}{}", names::SENTINEL_SUFFIX);
+            // Sentinels go where the plan put them: hosts labelled `cc.redis_<role>_sentinel`.
             let sentinel_set = MemberSet {
                 count: plan.sentinels,
                 resources: plan.sentinel_resources,
-                node_labels: plan.node_labels.clone(),
+                node_labels: BTreeMap::from([(
+                    format!("cc.{sentinel_plan_service}"),
+                    "true".to_owned(),
+                )]),
             };
-            let sentinel_plan_service = format!("redis_{role}{}", names::SENTINEL_SUFFIX);
             let sentinels: Vec<String> = if topology == "primary_replica" {
                 (1..=plan.sentinels)
                     .map(|index| {

@@ -2,6 +2,7 @@
 //! Swarm service with its image, command, ports, networks, health check, update policy and mounts.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use crate::environment::{Environment, SecretKey};
 use crate::error::{Problem, RenderError};
@@ -59,10 +60,10 @@ const SECONDS_AFTER_HEALTH_WINDOW: u32 = 10;
 /// Assembles the model; every service of the stack must have a sizing entry.
 pub fn assemble(parts: Parts, env: &Environment) -> Result<Model, RenderError> {
     let mut problems = Vec::new();
-    let secrets: Vec<SecretRef> = SecretKey::ALL
-        .iter()
-        .filter_map(|key| match env.secrets.get(key) {
-            Some(file) => Some(SecretRef {
+    let mut secrets = Vec::new();
+    for key in SecretKey::ALL {
+        if let Some(file) = env.secrets.get(&key) {
+            secrets.push(SecretRef {
                 id: key.id().to_owned(),
                 name: format!(
                     "{}_{}_{}",
@@ -72,17 +73,15 @@ pub fn assemble(parts: Parts, env: &Environment) -> Result<Model, RenderError> {
                 ),
                 file: file.path.clone(),
                 sha256: file.sha256.clone(),
-            }),
-            None => {
-                problems.push(Problem::new(
-                    format!("secrets.{}", key.id()),
-                    "no file for this secret",
-                    "render generates missing secrets; pass every key in Environment::secrets",
-                ));
-                None
-            }
-        })
-        .collect();
+            });
+        } else {
+            problems.push(Problem::new(
+                format!("secrets.{}", key.id()),
+                "no file for this secret",
+                "render generates missing secrets; pass every key in Environment::secrets",
+            ));
+        }
+    }
 
     let mut builder = Builder {
         parts: &parts,
@@ -299,6 +298,25 @@ impl Builder<'_> {
                 "0 replicas",
                 "every planned service needs at least one replica",
             ));
+        }
+        if self.parts.hosts.len() > 1 {
+            let satisfiable = self.parts.hosts.iter().any(|host| {
+                sizing.constraints.iter().all(|constraint| {
+                    constraint
+                        .strip_prefix("node.labels.")
+                        .and_then(|rest| rest.split_once(" == "))
+                        .is_none_or(|(key, value)| {
+                            host.labels.get(key).is_some_and(|label| label == value)
+                        })
+                })
+            });
+            if !satisfiable {
+                self.problems.push(Problem::new(
+                    format!("services.{}.placement", spec.name),
+                    format!("no host carries all of {:?}", sizing.constraints),
+                    "re-run `ccctl plan`; the placement and the host labels disagree",
+                ));
+            }
         }
         let healthcheck = Healthcheck {
             test: spec.health,
@@ -527,13 +545,15 @@ impl Builder<'_> {
             &self.env.images.kafka_exporter,
             Kind::Stateless,
         );
-        let servers: String = self
+        let servers = self
             .parts
             .kafka
             .brokers
             .iter()
-            .map(|broker| format!(" --kafka.server={}:9092", broker.service))
-            .collect();
+            .fold(String::new(), |mut servers, broker| {
+                let _ = write!(servers, " --kafka.server={}:9092", broker.service);
+                servers
+            });
         exporter.command = shell(&format!(
             "exec kafka_exporter{servers} --sasl.enabled --sasl.mechanism=plain --sasl.username=app \
              --sasl.password=\"$$(cat /run/secrets/kafka_app_password)\""

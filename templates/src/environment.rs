@@ -220,7 +220,7 @@ impl Images {
     /// The third-party images and the versions we test against; the environment file can override each.
     pub const DEFAULTS: [(&'static str, &'static str); 17] = [
         ("nginx", "nginx:1.27.3"),
-        ("kafka", "apache/kafka:3.9.0"),
+        ("kafka", "apache/kafka:4.4.0"),
         ("pd", "pingcap/pd:v8.5.1"),
         ("tikv", "pingcap/tikv:v8.5.1"),
         ("tidb", "pingcap/tidb:v8.5.1"),

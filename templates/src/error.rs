@@ -2,6 +2,7 @@
 //! Swarm trap found by the lint.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 /// One problem with the input, named by its path (`services.gateway.replicas`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,10 +37,10 @@ impl fmt::Display for Problem {
 }
 
 fn list(items: &[impl fmt::Display]) -> String {
-    items
-        .iter()
-        .map(|item| format!("\n  - {item}"))
-        .collect::<String>()
+    items.iter().fold(String::new(), |mut text, item| {
+        let _ = write!(text, "\n  - {item}");
+        text
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -40,7 +40,7 @@ impl Manifest {
         for line in text.lines() {
             let mut fields = line.splitn(3, ' ');
             match (fields.next(), fields.next(), fields.next()) {
-                (Some("plan"), Some(hash), None) => manifest.plan_hash = hash.to_owned(),
+                (Some("plan"), Some(hash), None) => hash.clone_into(&mut manifest.plan_hash),
                 (Some("object"), Some(digest), Some(name)) => {
                     manifest.objects.insert(name.to_owned(), digest.to_owned());
                 }

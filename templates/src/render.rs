@@ -281,11 +281,14 @@ fn slug(path: &str) -> String {
 fn check_formats(files: &BTreeMap<String, String>) -> Vec<Problem> {
     let mut problems = Vec::new();
     for (path, text) in files {
-        let error = if path.ends_with(".yml") {
+        let extension = std::path::Path::new(path)
+            .extension()
+            .and_then(|e| e.to_str());
+        let error = if extension == Some("yml") {
             serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text)
                 .err()
                 .map(|error| error.to_string())
-        } else if path.ends_with(".json") {
+        } else if extension == Some("json") {
             serde_json::from_str::<serde_json::Value>(text)
                 .err()
                 .map(|error| error.to_string())

@@ -154,6 +154,8 @@ fn parts(size: &str, scale: &Scale) -> Parts {
             labels: BTreeMap::from([
                 ("cc.host".to_owned(), host_name(index)),
                 ("cc.zone".to_owned(), format!("zone-{}", index % 3 + 1)),
+                ("cc.role.app".to_owned(), "true".to_owned()),
+                ("cc.role.monitoring".to_owned(), "true".to_owned()),
             ]),
         })
         .collect();

@@ -1,0 +1,369 @@
+//! The rendered files, for every size, checked by the real programs that will read them: `docker stack
+//! config`, `nginx -t`, `promtool`, `redis-server` (every Redis and Sentinel config starts), and real Kafka
+//! brokers started from the rendered `server.properties` (ports, hosts and data dirs remapped by the test).
+//!
+//! NGINX, Sentinel and Kafka configs name other services (`gateway`, `redis-cache-1`, `kafka-2`): those run
+//! in a private mount namespace (`unshare --mount`, root) whose `/etc/hosts` maps the names to 127.0.0.1 and
+//! whose `/run/secrets` holds a test certificate, so the host is never touched.
+
+mod render_support;
+
+use std::fmt::Write as _;
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use render_support::{Fixture, SIZES, tree};
+
+fn rendered(size: &str) -> (Fixture, PathBuf) {
+    let fixture = Fixture::new(size, true);
+    let out = fixture.render_ok();
+    (fixture, out)
+}
+
+fn run(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("{command:?}: {error}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{command:?} failed:\n{text}");
+    text
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// `command` inside a private mount namespace where `names` resolve to 127.0.0.1 and, if given,
+/// `/run/secrets` is a copy of `secrets`.
+fn isolated(work: &Path, names: &[String], secrets: Option<&Path>, command: &[&str]) -> Command {
+    let hosts = work.join("hosts");
+    let mut text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let _ = write!(text, "\n127.0.0.1 {}\n", names.join(" "));
+    std::fs::write(&hosts, text).expect("hosts");
+    let mut script = format!("mount --bind '{}' /etc/hosts", hosts.display());
+    if let Some(secrets) = secrets {
+        let _ = write!(
+            script,
+            " && mkdir -p /run/secrets && mount -t tmpfs tmpfs /run/secrets && cp '{}'/* /run/secrets/",
+            secrets.display()
+        );
+    }
+    script.push_str(" && exec \"$@\"");
+    let mut wrapped = Command::new("unshare");
+    wrapped
+        .args(["--mount", "sh", "-c", &script, "sh"])
+        .args(command);
+    wrapped
+}
+
+#[test]
+fn docker_stack_config_accepts_stack_and_compose_files() {
+    for (size, ..) in SIZES {
+        let (_fixture, out) = rendered(size);
+        for file in ["stack.yml", "compose.yml"] {
+            let text = run(Command::new("docker")
+                .current_dir(&out)
+                .args(["stack", "config", "-c", file]));
+            assert!(text.contains("services:"), "{size}/{file}: {text}");
+        }
+    }
+}
+
+#[test]
+fn nginx_accepts_the_config() {
+    let work = tempfile::tempdir().expect("test fixture I/O");
+    let certs = work.path().join("secrets");
+    std::fs::create_dir(&certs).expect("test fixture I/O");
+    run(Command::new("openssl").args([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=chat.example.com",
+        "-keyout",
+        &certs.join("tls_private_key.pem").display().to_string(),
+        "-out",
+        &certs.join("tls_certificate.pem").display().to_string(),
+    ]));
+    let names: Vec<String> = ["gateway", "api", "grafana"].map(String::from).to_vec();
+    for (size, ..) in SIZES {
+        let (_fixture, out) = rendered(size);
+        let config = out.join("nginx/nginx.conf").display().to_string();
+        let text = run(&mut isolated(
+            work.path(),
+            &names,
+            Some(&certs),
+            &["nginx", "-t", "-c", &config],
+        ));
+        assert!(text.contains("test is successful"), "{size}: {text}");
+    }
+}
+
+#[test]
+fn promtool_accepts_config_and_rules() {
+    for (size, ..) in SIZES {
+        let (_fixture, out) = rendered(size);
+        let prometheus = out.join("prometheus");
+        run(Command::new("promtool")
+            .arg("check")
+            .arg("config")
+            .arg(prometheus.join("prometheus.yml")));
+        let text = run(Command::new("promtool")
+            .args(["check", "rules"])
+            .arg(prometheus.join("rules/alerts.yml"))
+            .arg(prometheus.join("rules/slo.yml")));
+        assert!(text.matches("SUCCESS").count() == 2, "{size}: {text}");
+    }
+}
+
+/// Kills the child when dropped, so a failed assertion never leaves a server running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis_ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut reply = [0_u8; 64];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream
+            .read(&mut reply)
+            .is_ok_and(|read| reply[..read].starts_with(b"+PONG"))
+}
+
+fn wait_for(
+    what: &str,
+    deadline: Duration,
+    log: &Path,
+    child: &mut Running,
+    mut ready: impl FnMut() -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        if ready() {
+            return;
+        }
+        if let Ok(Some(status)) = child.0.try_wait() {
+            panic!(
+                "{what} exited with {status}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "{what} not ready after {deadline:?}:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn redis_starts_with_every_rendered_config() {
+    let mut started = 0;
+    for (size, ..) in SIZES {
+        let (_fixture, out) = rendered(size);
+        let files = tree(&out);
+        let services: Vec<String> = files
+            .keys()
+            .filter_map(|path| {
+                path.strip_prefix("redis/")?
+                    .strip_suffix(".conf")
+                    .map(String::from)
+            })
+            .collect();
+        for service in &services {
+            let work = tempfile::tempdir().expect("test fixture I/O");
+            // Sentinel rewrites its config: it gets a copy, as in the stack. The data dir is remapped.
+            let config = work.path().join("redis.conf");
+            let text = std::fs::read_to_string(out.join(format!("redis/{service}.conf")))
+                .expect("test fixture I/O");
+            assert!(
+                text.contains("\ndir /data\n"),
+                "{size}/{service}: no `dir /data`"
+            );
+            std::fs::write(
+                &config,
+                text.replace(
+                    "\ndir /data\n",
+                    &format!("\ndir {}\n", work.path().display()),
+                ),
+            )
+            .expect("test fixture I/O");
+            let port = free_port().to_string();
+            let log = work.path().join("redis.log");
+            let config_arg = config.display().to_string();
+            let mut arguments = vec!["redis-server", &config_arg];
+            if service.contains("sentinel") {
+                arguments.push("--sentinel");
+            }
+            arguments.extend(["--port", &port, "--bind", "127.0.0.1", "--logfile", ""]);
+            let mut command = isolated(work.path(), &services, None, &arguments);
+            let log_file = std::fs::File::create(&log).expect("test fixture I/O");
+            command
+                .stdout(log_file.try_clone().expect("test fixture I/O"))
+                .stderr(log_file)
+                .stdin(Stdio::null());
+            let mut child = Running(command.spawn().expect("spawn redis-server"));
+            let port: u16 = port.parse().expect("test fixture I/O");
+            wait_for(
+                &format!("redis-server {size}/{service}"),
+                Duration::from_secs(20),
+                &log,
+                &mut child,
+                || redis_ping(port),
+            );
+            started += 1;
+        }
+    }
+    assert!(started >= 20, "only {started} Redis configs found");
+}
+
+fn kafka_libs() -> PathBuf {
+    let cache = std::env::var("CC_CACHE_DIR").unwrap_or_else(|_| "/var/cache/ccplatform".into());
+    let root = Path::new(&cache).join("kafka");
+    std::fs::read_dir(&root)
+        .ok()
+        .and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path().join("libs"))
+                .find(|libs| libs.join(".complete").exists())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no Kafka jars under {}: run scripts/services/kafka.sh install",
+                root.display()
+            )
+        })
+}
+
+/// Starts every broker of a rendered size (ports, host names and data dirs remapped) and waits until each
+/// reports `Kafka Server started`.
+fn start_kafka_cluster(size: &str) {
+    let (_fixture, out) = rendered(size);
+    let stack = std::fs::read_to_string(out.join("stack.yml")).expect("test fixture I/O");
+    let cluster_id = stack
+        .split("--cluster-id ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("cluster id in the kafka command");
+    let files = tree(&out);
+    let brokers: Vec<String> = files
+        .keys()
+        .filter_map(|path| {
+            path.strip_prefix("kafka/")?
+                .strip_suffix(".properties")
+                .map(String::from)
+        })
+        .collect();
+    let ports: Vec<(u16, u16)> = brokers.iter().map(|_| (free_port(), free_port())).collect();
+    let libs = format!("{}/*", kafka_libs().display());
+    let work = tempfile::tempdir().expect("test fixture I/O");
+    let jaas = work.path().join("jaas.conf");
+    std::fs::write(
+        &jaas,
+        "KafkaServer {\n  org.apache.kafka.common.security.plain.PlainLoginModule required\n  username=\"admin\"\n  \
+         password=\"test\"\n  user_admin=\"test\"\n  user_app=\"test\";\n};\n",
+    )
+    .expect("test fixture I/O");
+    let log4j = work.path().join("log4j2.properties");
+    std::fs::write(
+        &log4j,
+        "rootLogger.level = INFO\nrootLogger.appenderRef.out.ref = OUT\nappender.out.type = Console\n\
+         appender.out.name = OUT\nappender.out.layout.type = PatternLayout\nappender.out.layout.pattern = %p %m%n\n",
+    )
+    .expect("test fixture I/O");
+    let mut running = Vec::new();
+    for (index, broker) in brokers.iter().enumerate() {
+        let mut text = String::from_utf8(files[&format!("kafka/{broker}.properties")].clone())
+            .expect("test fixture I/O");
+        for (other, (port, controller)) in brokers.iter().zip(&ports) {
+            text = text
+                .replace(&format!("{other}:9092"), &format!("127.0.0.1:{port}"))
+                .replace(&format!("{other}:9093"), &format!("127.0.0.1:{controller}"));
+        }
+        let (port, controller) = ports[index];
+        let data = work.path().join(broker);
+        text = text
+            .replace("0.0.0.0:9092", &format!("127.0.0.1:{port}"))
+            .replace("0.0.0.0:9093", &format!("127.0.0.1:{controller}"))
+            .replace(
+                "log.dirs=/var/lib/kafka/data",
+                &format!("log.dirs={}", data.display()),
+            );
+        let config = work.path().join(format!("{broker}.properties"));
+        std::fs::write(&config, text).expect("test fixture I/O");
+        let java = |main: &str| {
+            let mut command = Command::new("java");
+            command
+                .args(["-Xms128m", "-Xmx384m", "-XX:TieredStopAtLevel=1"])
+                .arg(format!(
+                    "-Djava.security.auth.login.config={}",
+                    jaas.display()
+                ))
+                .arg(format!("-Dlog4j2.configurationFile={}", log4j.display()))
+                .args(["-cp", &libs, main]);
+            command
+        };
+        run(java("kafka.tools.StorageTool")
+            .args(["format", "--ignore-formatted", "-t", cluster_id, "-c"])
+            .arg(&config));
+        let log = work.path().join(format!("{broker}.log"));
+        let log_file = std::fs::File::create(&log).expect("test fixture I/O");
+        let child = java("kafka.Kafka")
+            .arg(&config)
+            .stdout(log_file.try_clone().expect("test fixture I/O"))
+            .stderr(log_file)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn kafka");
+        running.push((broker.clone(), log, Running(child)));
+    }
+    for (broker, log, child) in &mut running {
+        let log_path = log.clone();
+        wait_for(
+            &format!("kafka {size}/{broker}"),
+            Duration::from_secs(180),
+            log,
+            child,
+            || {
+                std::fs::read_to_string(&log_path)
+                    .is_ok_and(|text| text.contains("Kafka Server started"))
+            },
+        );
+    }
+}
+
+#[test]
+fn kafka_single_broker_starts_from_the_dev_render() {
+    start_kafka_cluster("dev");
+}
+
+#[test]
+fn kafka_three_brokers_start_from_the_25k_render() {
+    start_kafka_cluster("25k");
+}
