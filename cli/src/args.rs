@@ -108,7 +108,9 @@ pub struct CheckArgs {
 
 /// Inputs of `ccctl plan`, as text: parsed and validated together so every problem is reported at once.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ccctl plan --mau 250k\n  ccctl plan --mau 50k --concurrency 0.05 --host-size 16c64g --explain\n  ccctl plan --sizing sizing.toml --output json\n  ccctl plan --mau 1.5M -o plan.yaml")]
+#[command(
+    after_help = "Examples:\n  ccctl plan --mau 250k\n  ccctl plan --mau 50k --concurrency 0.05 --host-size 16c64g --explain\n  ccctl plan --sizing sizing.toml --output json\n  ccctl plan --mau 1.5M -o plan.yaml"
+)]
 pub struct PlanArgs {
     /// Monthly active users: 250000, 250k or 1.5M (1 to 100M).
     #[arg(long, value_name = "USERS", allow_hyphen_values = true)]
@@ -124,31 +126,66 @@ pub struct PlanArgs {
     pub concurrency: Option<String>,
 
     /// Messages sent per daily active user per day [default: 40].
-    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = "Workload")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Workload"
+    )]
     pub messages_per_user_day: Option<String>,
 
     /// Average recipients of a message (fan-out) [default: 4].
-    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = "Workload")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Workload"
+    )]
     pub group_size: Option<String>,
 
     /// Peak-hour rate / daily average rate [default: 3].
-    #[arg(long, value_name = "FACTOR", allow_hyphen_values = true, help_heading = "Workload")]
+    #[arg(
+        long,
+        value_name = "FACTOR",
+        allow_hyphen_values = true,
+        help_heading = "Workload"
+    )]
     pub peak_factor: Option<String>,
 
     /// Average stored message size in bytes [default: 400].
-    #[arg(long, value_name = "BYTES", allow_hyphen_values = true, help_heading = "Workload")]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        allow_hyphen_values = true,
+        help_heading = "Workload"
+    )]
     pub message_bytes: Option<String>,
 
     /// Share of messages with an attachment, 0 to 1 [default: 0.05].
-    #[arg(long, value_name = "SHARE", allow_hyphen_values = true, help_heading = "Workload")]
+    #[arg(
+        long,
+        value_name = "SHARE",
+        allow_hyphen_values = true,
+        help_heading = "Workload"
+    )]
     pub attachment_share: Option<String>,
 
     /// Average attachment size in KiB [default: 256].
-    #[arg(long, value_name = "KIB", allow_hyphen_values = true, help_heading = "Workload")]
+    #[arg(
+        long,
+        value_name = "KIB",
+        allow_hyphen_values = true,
+        help_heading = "Workload"
+    )]
     pub attachment_kib: Option<String>,
 
     /// Days of message history kept [default: 365].
-    #[arg(long, value_name = "DAYS", allow_hyphen_values = true, help_heading = "Workload")]
+    #[arg(
+        long,
+        value_name = "DAYS",
+        allow_hyphen_values = true,
+        help_heading = "Workload"
+    )]
     pub retention_days: Option<String>,
 
     /// Size of each host: <vCPU>c<GiB>g with an optional <GiB>d data disk [default: 8c32g500d].
