@@ -2,6 +2,7 @@
 
 pub mod args;
 mod commands;
+pub mod deploy;
 pub mod env_file;
 pub mod inventory;
 pub mod playbook;

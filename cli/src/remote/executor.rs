@@ -57,7 +57,20 @@ impl HostReport {
     }
 }
 
+/// The longest one step may take: package installs over a slow mirror take minutes, never this long.
+const STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
 async fn run_step<S: RemoteShell>(shell: &S, step: &RenderedStep) -> StepResult {
+    match tokio::time::timeout(STEP_TIMEOUT, run_step_untimed(shell, step)).await {
+        Ok(result) => result,
+        Err(_) => StepResult::Failed(format!(
+            "no result within {} minutes; the host may still be running it",
+            STEP_TIMEOUT.as_secs() / 60
+        )),
+    }
+}
+
+async fn run_step_untimed<S: RemoteShell>(shell: &S, step: &RenderedStep) -> StepResult {
     let check = match shell.run(&step.check).await {
         Ok(output) => output,
         Err(error) => return StepResult::Failed(error.to_string()),

@@ -9,6 +9,10 @@ use crate::playbook::render::{Privilege, privileged};
 use crate::printer::ProgressLine;
 use crate::remote::RemoteShell;
 
+/// A probe is a read-only command that takes milliseconds; one that hangs (a stuck Docker engine, a
+/// dead NFS mount under `df`) is reported instead of hanging the whole check.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The judged probes of one host, and its OS family when the `os` probe recognised it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeRun {
@@ -40,7 +44,17 @@ pub async fn run_probes<S: RemoteShell>(
         line.set_message(&id);
         let local_before_ms = now_ms();
         let output = match probe.command() {
-            Some(command) => shell.run(&privileged(&command, privilege)).await,
+            Some(command) => {
+                match tokio::time::timeout(
+                    PROBE_TIMEOUT,
+                    shell.run(&privileged(&command, privilege)),
+                )
+                .await
+                {
+                    Ok(result) => result.map_err(|error| error.to_string()),
+                    Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
+                }
+            }
             None => Ok(CommandOutput::default()),
         };
         let observation = Observation {
@@ -58,7 +72,7 @@ pub async fn run_probes<S: RemoteShell>(
             Err(error) => Outcome {
                 check: id,
                 status: Status::Fail,
-                message: error.to_string(),
+                message: error,
                 fix: None,
             },
         };

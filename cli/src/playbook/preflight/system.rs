@@ -30,7 +30,7 @@ echo \"ntp=$(timedatectl show -p NTPSynchronized --value 2>/dev/null || true)\"
 if command -v chronyc >/dev/null 2>&1; then echo \"chrony=$(chronyc -n tracking 2>/dev/null | sed -n 's/^Leap status *: *//p')\"; fi";
 pub(crate) const DOCKER_COMMAND: &str = "if command -v docker >/dev/null 2>&1; then
   echo \"client=$(docker --version | sed -E 's/^Docker version ([^,]+).*/\\1/')\"
-  if info=$(docker info --format '{{.ServerVersion}} {{.Swarm.LocalNodeState}}' 2>/dev/null) && [ -n \"${info%% *}\" ]; then
+  if info=$(timeout 20 docker info --format '{{.ServerVersion}} {{.Swarm.LocalNodeState}}' 2>/dev/null) && [ -n \"${info%% *}\" ]; then
     echo \"server=${info%% *}\"; echo \"swarm=${info##* }\"
   else echo server=unreachable; fi
 else echo client=absent; fi
