@@ -26,6 +26,15 @@ load_ports_env
 
 export DEBIAN_FRONTEND=noninteractive
 
+# CI runs with a plain environment: the toolchains installed outside Debian (rustup's cargo, the Go
+# distribution in /usr/local/go) may be missing from PATH there. Debian's own Go is too old for FerretDB.
+for toolchain_dir in "${HOME:-/root}/.cargo/bin" /usr/local/go/bin /usr/sbin /sbin; do
+    if [[ -d "$toolchain_dir" && ":$PATH:" != *":$toolchain_dir:"* ]]; then
+        PATH="$PATH:$toolchain_dir"
+    fi
+done
+export PATH
+
 log() { printf '[%s] %s\n' "${SERVICE_NAME:-services}" "$*" >&2; }
 die() {
     log "ERROR: $*"
@@ -61,17 +70,17 @@ wait_for() {
             fi
         done
         if ((SECONDS - start >= deadline_seconds)); then
-            log "$what not ready after ${deadline_seconds}s"
+            log "$what: not reached within ${deadline_seconds}s"
             if [[ -n "$log_file" && -f "$log_file" ]]; then
                 log "last lines of $log_file:"
                 tail -n 30 "$log_file" >&2 || true
             fi
-            die "$what did not become ready; full log: ${log_file:-none}"
+            die "$what: gave up after ${deadline_seconds}s; full log: ${log_file:-none}"
         fi
         # Polling interval, not a synchronisation sleep: the loop exits on the probe's success.
         sleep 0.3
     done
-    log "$what ready after $((SECONDS - start))s"
+    log "$what: ok after $((SECONDS - start))s"
 }
 
 # --- Debian packages ------------------------------------------------------------------------------

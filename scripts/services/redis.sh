@@ -75,15 +75,15 @@ start_cluster() {
         cluster_ok_everywhere
 }
 
+# redis-server rewrites its process title (dropping the --dir path pid_alive looks for), so the server is
+# asked to shut down itself, and the port is watched until it closes.
 stop_node() {
     local port="$1"
-    if pid_alive "$(node_pid "$port")"; then
-        stop_pid_file "redis on 127.0.0.1:$port" "$(node_pid "$port")" 20
-    elif ping_node "$port"; then
-        # Started by someone else's pid file (or lost it): ask the server itself.
-        redis-cli -h 127.0.0.1 -p "$port" shutdown nosave > /dev/null 2>&1 || true
-        log "redis on 127.0.0.1:$port shut down"
-    fi
+    rm -f "$(node_pid "$port")"
+    ping_node "$port" || return 0
+    redis-cli -h 127.0.0.1 -p "$port" shutdown nosave > /dev/null 2>&1 || true
+    port_closed() { ! port_open "$1"; }
+    wait_for "redis on 127.0.0.1:$port stopping" 20 "$(node_log "$port")" port_closed "$port"
 }
 stop_standalone() { stop_node "$STANDALONE_PORT"; }
 stop_cluster() {
