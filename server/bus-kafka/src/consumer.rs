@@ -106,9 +106,7 @@ where
                 continue;
             }
         };
-        let envelope = message
-            .payload()
-            .map(serde_json::from_slice::<Envelope>);
+        let envelope = message.payload().map(serde_json::from_slice::<Envelope>);
         match envelope {
             Some(Ok(envelope)) => {
                 let mut pending = Some(envelope);

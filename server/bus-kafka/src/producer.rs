@@ -81,10 +81,9 @@ impl Bus for KafkaBus {
             .headers(headers);
         // Enqueued synchronously here (before the first await point), so callers that start several publishes
         // in order get them on the partition in that order.
-        let delivery = self
-            .producer
-            .send_result(record)
-            .map_err(|(error, _)| BusError::Unavailable(format!("Kafka refused to enqueue: {error}")))?;
+        let delivery = self.producer.send_result(record).map_err(|(error, _)| {
+            BusError::Unavailable(format!("Kafka refused to enqueue: {error}"))
+        })?;
         match delivery.await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err((error, _))) => Err(BusError::Unavailable(format!(
@@ -113,7 +112,9 @@ impl Bus for KafkaBus {
                     Handled::Done
                 }
             };
-            if let Err(error) = run_consumer(&config, &settings, handler, std::future::pending()).await {
+            if let Err(error) =
+                run_consumer(&config, &settings, handler, std::future::pending()).await
+            {
                 tracing::error!(%error, "Kafka live subscription ended");
             }
         });

@@ -105,10 +105,13 @@ pub enum TopicError {
 /// here: that would move keys between partitions and break per-conversation order).
 pub async fn ensure_topics(config: &KafkaConfig, topics: &Topics) -> Result<(), TopicError> {
     let admin: AdminClient<DefaultClientContext> =
-        config.client().create().map_err(|source| TopicError::Client {
-            brokers: config.brokers.clone(),
-            source,
-        })?;
+        config
+            .client()
+            .create()
+            .map_err(|source| TopicError::Client {
+                brokers: config.brokers.clone(),
+                source,
+            })?;
     let new: Vec<NewTopic<'_>> = topics
         .all()
         .iter()
@@ -118,7 +121,10 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &Topics) -> Result<(), 
                 config.partitions,
                 TopicReplication::Fixed(config.replication),
             )
-            .set("min.insync.replicas", if config.replication >= 3 { "2" } else { "1" })
+            .set(
+                "min.insync.replicas",
+                if config.replication >= 3 { "2" } else { "1" },
+            )
             .set("unclean.leader.election.enable", "false")
         })
         .collect();
@@ -169,9 +175,17 @@ mod tests {
             delivered_seq: 1,
             read_seq: 1,
         });
-        assert_eq!(topics.route(&receipt), Some(("cc.events", "app/c1".to_owned())));
-        let user = envelope(DomainEvent::UserCreated { user_id: "u9".into() });
-        assert_eq!(topics.route(&user), Some(("cc.events", "app/u9".to_owned())));
+        assert_eq!(
+            topics.route(&receipt),
+            Some(("cc.events", "app/c1".to_owned()))
+        );
+        let user = envelope(DomainEvent::UserCreated {
+            user_id: "u9".into(),
+        });
+        assert_eq!(
+            topics.route(&user),
+            Some(("cc.events", "app/u9".to_owned()))
+        );
         let typing = envelope(DomainEvent::Typing {
             conversation_id: "c1".into(),
             user_id: "u".into(),
