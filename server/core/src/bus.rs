@@ -16,6 +16,11 @@ pub enum BusError {
 /// await; they hand the event to their own bounded queues.
 pub trait EventSink: Send + Sync + 'static {
     fn deliver(&self, envelope: &Arc<Envelope>);
+
+    /// The bus could not deliver every event published since the last call (a distributed bus lost its
+    /// subscription, e.g. Redis went away and came back). A sink that serves clients should make them
+    /// resume from the store, so no gap stays silent. The in-process bus never calls it.
+    fn continuity_lost(&self) {}
 }
 
 #[async_trait]
