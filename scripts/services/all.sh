@@ -8,6 +8,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Docker first (slowest to come up on a fresh machine is the apt install, and sshd users need it); Kafka's
 # JVMs start in the background of kafka.sh and are waited for there.
 COMPONENTS=(docker redis mariadb kafka ferretdb nginx promtool sshd)
+# Headless Chromium for the demo web client's browser test (binaries only, nothing runs).
+COMPONENTS+=(chromium)
 
 run_each() {
     local action="$1" component failed=() start

@@ -43,7 +43,10 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(conversation_ids: Vec<String>) -> Self {
-        let acks = conversation_ids.iter().map(|_| Mutex::new(ConversationAcks::default())).collect();
+        let acks = conversation_ids
+            .iter()
+            .map(|_| Mutex::new(ConversationAcks::default()))
+            .collect();
         Self {
             epoch: Instant::now(),
             conversation_ids,
@@ -105,7 +108,10 @@ pub async fn open(endpoint: &Endpoint) -> anyhow::Result<Socket> {
         .with_context(|| format!("connecting from {source} to {}: timed out", endpoint.server))?
         .with_context(|| format!("connecting from {source} to {}", endpoint.server))?;
     stream.set_nodelay(true).context("setting TCP_NODELAY")?;
-    let url = format!("{}?token={}&device=loadgen", endpoint.ws_url, endpoint.token);
+    let url = format!(
+        "{}?token={}&device=loadgen",
+        endpoint.ws_url, endpoint.token
+    );
     let (socket, _response) = tokio::time::timeout(
         Duration::from_secs(10),
         tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config())),
@@ -175,11 +181,23 @@ pub async fn run(
     mut commands: mpsc::Receiver<SendCommand>,
     mut stop: watch::Receiver<bool>,
 ) -> Vec<(u32, Cursor)> {
-    let mut cursors: Vec<(u32, Cursor)> = conversations.iter().map(|c| (*c, Cursor::starting_after(0))).collect();
+    let mut cursors: Vec<(u32, Cursor)> = conversations
+        .iter()
+        .map(|c| (*c, Cursor::starting_after(0)))
+        .collect();
     let mut in_flight: HashMap<u64, InFlight> = HashMap::new();
     let mut resumed_once = false;
     loop {
-        let outcome = session(&mut socket, &mut cursors, &mut in_flight, &shared, &mut commands, &mut stop, &mut resumed_once).await;
+        let outcome = session(
+            &mut socket,
+            &mut cursors,
+            &mut in_flight,
+            &shared,
+            &mut commands,
+            &mut stop,
+            &mut resumed_once,
+        )
+        .await;
         if *stop.borrow() || outcome == SessionEnd::Stopped {
             let _ = socket.close(None).await;
             return cursors;
@@ -323,32 +341,52 @@ fn send_frame(shared: &Shared, number: u64, flight: &InFlight) -> String {
         id: Some(format!("s{number}")),
         conversation_id: shared.conversation_ids[flight.conversation as usize].clone(),
         client_msg_id: format!("lg-{number}"),
-        body: MessageBody::Text { text: flight.text.clone() },
+        body: MessageBody::Text {
+            text: flight.text.clone(),
+        },
         parent_id: None,
         mentions: Vec::new(),
     });
     serde_json::to_string(&frame).unwrap_or_default()
 }
 
-async fn send_json(socket: &mut Socket, frame: &ClientFrame) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    socket.send(Message::text(serde_json::to_string(frame).unwrap_or_default())).await
+async fn send_json(
+    socket: &mut Socket,
+    frame: &ClientFrame,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    socket
+        .send(Message::text(
+            serde_json::to_string(frame).unwrap_or_default(),
+        ))
+        .await
 }
 
 fn on_ack(frame: &Incoming<'_>, in_flight: &mut HashMap<u64, InFlight>, shared: &Shared) {
-    let Some(number) = frame.id.as_deref().and_then(|id| id.strip_prefix('s')).and_then(|n| n.parse::<u64>().ok()) else {
+    let Some(number) = frame
+        .id
+        .as_deref()
+        .and_then(|id| id.strip_prefix('s'))
+        .and_then(|n| n.parse::<u64>().ok())
+    else {
         return;
     };
     let (Some(flight), Some(seq)) = (in_flight.remove(&number), frame.seq) else {
         return;
     };
-    shared.send_to_ack.record(shared.now_micros().saturating_sub(flight.sent_at_micros));
+    shared
+        .send_to_ack
+        .record(shared.now_micros().saturating_sub(flight.sent_at_micros));
     shared.acked.fetch_add(1, Ordering::Relaxed);
     if let Ok(mut acks) = shared.acks[flight.conversation as usize].lock() {
         acks.record(seq, frame.duplicate.unwrap_or(false));
     }
 }
 
-fn on_message(message: Option<&IncomingMessage<'_>>, cursors: &mut [(u32, Cursor)], shared: &Shared) {
+fn on_message(
+    message: Option<&IncomingMessage<'_>>,
+    cursors: &mut [(u32, Cursor)],
+    shared: &Shared,
+) {
     let Some(message) = message else {
         shared.count_error("message frame without message");
         return;
@@ -358,7 +396,12 @@ fn on_message(message: Option<&IncomingMessage<'_>>, cursors: &mut [(u32, Cursor
         shared.count_error("message not sent by this run");
         return;
     };
-    if shared.conversation_ids.get(conversation as usize).map(String::as_str) != Some(message.conversation_id.as_ref()) {
+    if shared
+        .conversation_ids
+        .get(conversation as usize)
+        .map(String::as_str)
+        != Some(message.conversation_id.as_ref())
+    {
         shared.count_error("message in an unexpected conversation");
         return;
     }
@@ -368,7 +411,9 @@ fn on_message(message: Option<&IncomingMessage<'_>>, cursors: &mut [(u32, Cursor
     };
     cursor.observe(message.seq);
     shared.deliveries.fetch_add(1, Ordering::Relaxed);
-    shared.send_to_deliver.record(shared.now_micros().saturating_sub(sent_at));
+    shared
+        .send_to_deliver
+        .record(shared.now_micros().saturating_sub(sent_at));
 }
 
 #[cfg(test)]

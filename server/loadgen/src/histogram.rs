@@ -71,7 +71,7 @@ fn bucket_of(value: u64) -> usize {
     if value < SUB_BUCKETS {
         return value as usize;
     }
-    let exponent = 63 - value.leading_zeros(); // ≥ SUB_BITS
+    let exponent = value.ilog2(); // ≥ SUB_BITS
     let sub = (value >> (exponent - SUB_BITS)) - SUB_BUCKETS;
     let index = SUB_BUCKETS + u64::from(exponent - SUB_BITS) * SUB_BUCKETS + sub;
     (index as usize).min(BUCKET_COUNT - 1)

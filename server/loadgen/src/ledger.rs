@@ -127,11 +127,7 @@ mod tests {
     fn observations_table() {
         // (sequence received, expected observations, lost against acked 1..=6)
         let cases: &[(&[i64], &[Observation], u64)] = &[
-            (
-                &[1, 2, 3, 4, 5, 6],
-                &[Observation::InOrder; 6],
-                0,
-            ),
+            (&[1, 2, 3, 4, 5, 6], &[Observation::InOrder; 6], 0),
             (
                 &[1, 3, 2, 4, 5, 6],
                 &[

@@ -42,7 +42,7 @@ pub enum Outcome {
 /// (counted as `send queue full`).
 const COMMAND_QUEUE: usize = 256;
 
-pub fn run(args: args::Args) -> anyhow::Result<Outcome> {
+pub fn run(args: &args::Args) -> anyhow::Result<Outcome> {
     let settings = Settings::from_args(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -55,21 +55,41 @@ pub fn run(args: args::Args) -> anyhow::Result<Outcome> {
             .map_err(|_| anyhow::anyhow!("the run did not finish within --deadline {deadline:?}"))?
     })?;
     if settings.json {
-        println!("{}", serde_json::to_string_pretty(&report).context("serializing the report")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("serializing the report")?
+        );
     } else {
         print!("{}", report.to_table());
     }
     let clean = report.delivery.lost == 0 && report.delivery.gaps == 0;
-    Ok(if clean || settings.allow_loss { Outcome::Clean } else { Outcome::Lost })
+    Ok(if clean || settings.allow_loss {
+        Outcome::Clean
+    } else {
+        Outcome::Lost
+    })
 }
 
 async fn execute(settings: &Settings) -> anyhow::Result<Report> {
     let run_id = format!("{:06x}", rand::random::<u32>() & 0x00ff_ffff);
-    let plans = plan_conversations(settings.connections, settings.direct, settings.groups, settings.group_size);
-    anyhow::ensure!(!plans.is_empty(), "the flags give no conversation to send to");
+    let plans = plan_conversations(
+        settings.connections,
+        settings.direct,
+        settings.groups,
+        settings.group_size,
+    );
+    anyhow::ensure!(
+        !plans.is_empty(),
+        "the flags give no conversation to send to"
+    );
 
     let setup_started = Instant::now();
-    tracing::info!(users = settings.connections, conversations = plans.len(), run_id, "provisioning through REST");
+    tracing::info!(
+        users = settings.connections,
+        conversations = plans.len(),
+        run_id,
+        "provisioning through REST"
+    );
     let provisioned = setup::provision(settings, &plans, &run_id).await?;
     let setup_secs = setup_started.elapsed().as_secs_f64();
 
@@ -110,7 +130,8 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
         .await
         .into_iter()
         .collect::<anyhow::Result<_>>()?;
-    let mut senders: Vec<Option<mpsc::Sender<SendCommand>>> = vec![None; settings.connections as usize];
+    let mut senders: Vec<Option<mpsc::Sender<SendCommand>>> =
+        vec![None; settings.connections as usize];
     let mut tasks = Vec::with_capacity(sockets.len());
     for (endpoint, socket) in sockets {
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
@@ -136,7 +157,10 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
     // Send at the target rate for the duration.
     tracing::info!(rate = settings.rate, duration = ?settings.duration, "sending");
     let cpu_self_start = procfs::cpu_seconds(None)?;
-    let cpu_server_start = settings.server_pid.map(|pid| procfs::cpu_seconds(Some(pid))).transpose()?;
+    let cpu_server_start = settings
+        .server_pid
+        .map(|pid| procfs::cpu_seconds(Some(pid)))
+        .transpose()?;
     let deliveries_start = shared.deliveries.load(Ordering::Relaxed);
     let send_started = Instant::now();
     let mut scheduler = Scheduler::new(&plans, settings.group_share);
@@ -147,10 +171,17 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
         ticker.tick().await;
         let due = (send_started.elapsed().as_secs_f64() * f64::from(settings.rate)) as u64;
         while sent < due {
-            let Some((conversation, sender)) = scheduler.next(&plans) else { break };
+            let Some((conversation, sender)) = scheduler.next(&plans) else {
+                break;
+            };
             sent += 1;
-            let command = SendCommand { conversation, number: sent };
-            let delivered = senders[sender as usize].as_ref().is_some_and(|tx| tx.try_send(command).is_ok());
+            let command = SendCommand {
+                conversation,
+                number: sent,
+            };
+            let delivered = senders[sender as usize]
+                .as_ref()
+                .is_some_and(|tx| tx.try_send(command).is_ok());
             if !delivered {
                 shared.count_error("send queue full (client cannot keep up)");
             }
@@ -195,8 +226,15 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
         }
     }
 
-    let groups = plans.iter().filter(|p| p.kind == ConversationKind::Group).count();
-    let errors = shared.errors.lock().map(|errors| errors.clone()).unwrap_or_default();
+    let groups = plans
+        .iter()
+        .filter(|p| p.kind == ConversationKind::Group)
+        .count();
+    let errors = shared
+        .errors
+        .lock()
+        .map(|errors| errors.clone())
+        .unwrap_or_default();
     Ok(Report {
         connections: settings.connections,
         conversations: plans.len(),
@@ -217,7 +255,9 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
         server_cpu_cores: server_cpu,
         server_rss_bytes: rss_connected,
         server_rss_per_connection_bytes: match (rss_before, rss_connected) {
-            (Some(before), Some(after)) => Some(after.saturating_sub(before) as f64 / f64::from(settings.connections)),
+            (Some(before), Some(after)) => {
+                Some(after.saturating_sub(before) as f64 / f64::from(settings.connections))
+            }
             _ => None,
         },
         disconnects: shared.disconnects.load(Ordering::Relaxed),
@@ -228,10 +268,17 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
 }
 
 /// Polls `done` every 20 ms until it holds or `limit` passes.
-async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {
+async fn wait_until(
+    what: &str,
+    limit: Duration,
+    mut done: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     while !done() {
-        anyhow::ensure!(started.elapsed() < limit, "{what}: not done after {limit:?}");
+        anyhow::ensure!(
+            started.elapsed() < limit,
+            "{what}: not done after {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    match cc_loadgen::run(args) {
+    match cc_loadgen::run(&args) {
         Ok(cc_loadgen::Outcome::Clean) => ExitCode::SUCCESS,
         Ok(cc_loadgen::Outcome::Lost) => ExitCode::from(1),
         Err(error) => {

@@ -9,8 +9,12 @@ const TICKS_PER_SECOND: f64 = 100.0;
 /// Resident set size in bytes (`VmRSS` of /proc/<pid>/status).
 pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     let path = PathBuf::from(format!("/proc/{pid}/status"));
-    let text = std::fs::read_to_string(&path)
-        .map_err(|error| anyhow::anyhow!("reading {}: {error} (is --server-pid right?)", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        anyhow::anyhow!(
+            "reading {}: {error} (is --server-pid right?)",
+            path.display()
+        )
+    })?;
     parse_vm_rss(&text).ok_or_else(|| anyhow::anyhow!("no VmRSS line in {}", path.display()))
 }
 
@@ -26,7 +30,8 @@ pub fn cpu_seconds(pid: Option<u32>) -> anyhow::Result<f64> {
         Some(pid) => format!("/proc/{pid}/stat"),
         None => "/proc/self/stat".to_owned(),
     };
-    let text = std::fs::read_to_string(&path).map_err(|error| anyhow::anyhow!("reading {path}: {error}"))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|error| anyhow::anyhow!("reading {path}: {error}"))?;
     parse_cpu_ticks(&text)
         .map(|ticks| ticks as f64 / TICKS_PER_SECOND)
         .ok_or_else(|| anyhow::anyhow!("unexpected format of {path}"))
@@ -52,7 +57,8 @@ mod tests {
             Some(2 * 1024 * 1024)
         );
         assert_eq!(parse_vm_rss("Name: x\n"), None);
-        let stat = "1234 (cc ctl) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 100 1000 200";
+        let stat =
+            "1234 (cc ctl) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 100 1000 200";
         assert_eq!(parse_cpu_ticks(stat), Some(300));
     }
 

@@ -71,22 +71,40 @@ impl Report {
         let _ = writeln!(
             out,
             "connections          {} ({} conversations: {} 1:1, {} groups of {})",
-            self.connections, self.conversations, self.direct_conversations, self.group_conversations, self.group_size
+            self.connections,
+            self.conversations,
+            self.direct_conversations,
+            self.group_conversations,
+            self.group_size
         );
-        let _ = writeln!(out, "setup / connect      {:.1} s / {:.1} s", self.setup_secs, self.connect_secs);
+        let _ = writeln!(
+            out,
+            "setup / connect      {:.1} s / {:.1} s",
+            self.setup_secs, self.connect_secs
+        );
         let _ = writeln!(
             out,
             "sent                 {} msgs in {:.1} s ({:.0}/s, target {}/s), {} acked",
-            self.messages_sent, self.duration_secs, self.send_rate, self.target_rate, self.messages_acked
+            self.messages_sent,
+            self.duration_secs,
+            self.send_rate,
+            self.target_rate,
+            self.messages_acked
         );
         let _ = writeln!(out, "deliveries/s         {:.0}", self.deliveries_per_sec);
         let _ = writeln!(out, "send→deliver         {}", self.latency_ms.line());
         let _ = writeln!(out, "send→ack             {}", self.ack_latency_ms.line());
-        let _ = writeln!(out, "client CPU           {:.2} cores", self.client_cpu_cores);
+        let _ = writeln!(
+            out,
+            "client CPU           {:.2} cores",
+            self.client_cpu_cores
+        );
         if let Some(cores) = self.server_cpu_cores {
             let _ = writeln!(out, "server CPU           {cores:.2} cores");
         }
-        if let (Some(rss), Some(per)) = (self.server_rss_bytes, self.server_rss_per_connection_bytes) {
+        if let (Some(rss), Some(per)) =
+            (self.server_rss_bytes, self.server_rss_per_connection_bytes)
+        {
             let _ = writeln!(
                 out,
                 "server RSS           {:.1} MiB with all connected; {:.1} KiB per connection (growth over idle)",
@@ -100,7 +118,11 @@ impl Report {
             "delivery check       expected {} received {} lost {} duplicated {} reordered {} gaps {}",
             d.expected, d.received, d.lost, d.duplicates, d.reordered, d.gaps
         );
-        let _ = writeln!(out, "disconnects/resends  {} / {}", self.disconnects, self.resends);
+        let _ = writeln!(
+            out,
+            "disconnects/resends  {} / {}",
+            self.disconnects, self.resends
+        );
         for (what, count) in &self.errors {
             let _ = writeln!(out, "error                {count} × {what}");
         }

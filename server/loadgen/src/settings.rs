@@ -29,11 +29,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_args(args: Args) -> anyhow::Result<Self> {
+    pub fn from_args(args: &Args) -> anyhow::Result<Self> {
         let mut problems = Vec::new();
         let mut duration_of = |flag: &str, value: &str| {
             parse_duration(value).unwrap_or_else(|| {
-                problems.push(format!("--{flag} {value:?}: expected a duration like 30s, 2m or 500ms"));
+                problems.push(format!(
+                    "--{flag} {value:?}: expected a duration like 30s, 2m or 500ms"
+                ));
                 Duration::ZERO
             })
         };
@@ -76,7 +78,10 @@ impl Settings {
             problems.push("--connections is capped at 1,000,000".into());
         }
         if !(0.0..=1.0).contains(&args.group_share) {
-            problems.push(format!("--group-share {}: expected a fraction between 0 and 1", args.group_share));
+            problems.push(format!(
+                "--group-share {}: expected a fraction between 0 and 1",
+                args.group_share
+            ));
         }
         if !args.direct && args.groups == 0 {
             problems.push("no conversations: keep --direct true or add --groups".into());
@@ -85,7 +90,9 @@ impl Settings {
             problems.push("--group-size must be at least 2".into());
         }
         if !(1..=249).contains(&args.source_addresses) {
-            problems.push("--source-addresses must be between 1 and 249 (127.0.0.2–127.0.0.250)".into());
+            problems.push(
+                "--source-addresses must be between 1 and 249 (127.0.0.2–127.0.0.250)".into(),
+            );
         }
         if duration > Duration::from_secs(3600) {
             problems.push("--duration is capped at 1h".into());
@@ -130,7 +137,9 @@ fn read_demo_key(path: &Path) -> anyhow::Result<String> {
 /// `30s`, `2m`, `500ms`, `1h`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().ok()?;
     match unit {
@@ -175,16 +184,28 @@ mod tests {
             "--group-share",
             "2",
         ]);
-        let error = format!("{:#}", Settings::from_args(args).unwrap_err());
-        for needle in ["API key", "loopback", "--connections", "--duration", "--group-share"] {
+        let error = format!("{:#}", Settings::from_args(&args).unwrap_err());
+        for needle in [
+            "API key",
+            "loopback",
+            "--connections",
+            "--duration",
+            "--group-share",
+        ] {
             assert!(error.contains(needle), "{needle} missing from: {error}");
         }
     }
 
     #[test]
     fn valid_flags() {
-        let args = Args::parse_from(["cc-loadgen", "--api-key", "cck_a_b", "--url", "http://127.0.0.1:9000/"]);
-        let settings = Settings::from_args(args).unwrap();
+        let args = Args::parse_from([
+            "cc-loadgen",
+            "--api-key",
+            "cck_a_b",
+            "--url",
+            "http://127.0.0.1:9000/",
+        ]);
+        let settings = Settings::from_args(&args).unwrap();
         assert_eq!(settings.ws_url, "ws://127.0.0.1:9000/v1/ws");
         assert_eq!(settings.http_base, "http://127.0.0.1:9000");
     }

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cc_protocol::rest::{ConversationView, CreateConversation, CreateUser, MintToken, TokenMinted, Visibility};
+use cc_protocol::rest::{
+    ConversationView, CreateConversation, CreateUser, MintToken, TokenMinted, Visibility,
+};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -14,7 +16,6 @@ use crate::workload::{ConversationKind, ConversationPlan};
 /// What the WebSocket phase needs: one token per user, one id per planned conversation (same order).
 #[derive(Debug)]
 pub struct Provisioned {
-    pub user_ids: Vec<String>,
     pub tokens: Vec<String>,
     pub conversation_ids: Vec<String>,
 }
@@ -49,7 +50,10 @@ impl Rest {
                 .await
                 .with_context(|| format!("POST {url}"))?;
             let status = response.status();
-            let text = response.text().await.with_context(|| format!("reading the answer of POST {url}"))?;
+            let text = response
+                .text()
+                .await
+                .with_context(|| format!("reading the answer of POST {url}"))?;
             if status.is_success() {
                 return serde_json::from_str(&text)
                     .with_context(|| format!("POST {url}: unexpected answer {}", excerpt(&text)));
@@ -58,7 +62,10 @@ impl Rest {
             if retryable && attempt < MAX_ATTEMPTS {
                 let wait_ms = serde_json::from_str::<serde_json::Value>(&text)
                     .ok()
-                    .and_then(|body| body.pointer("/details/retry_after_ms").and_then(serde_json::Value::as_u64))
+                    .and_then(|body| {
+                        body.pointer("/details/retry_after_ms")
+                            .and_then(serde_json::Value::as_u64)
+                    })
                     .unwrap_or(200 << attempt);
                 tokio::time::sleep(Duration::from_millis(wait_ms.min(10_000))).await;
                 continue;
@@ -69,18 +76,30 @@ impl Rest {
 }
 
 fn excerpt(text: &str) -> &str {
-    let end = text.char_indices().nth(300).map_or(text.len(), |(index, _)| index);
+    let end = text
+        .char_indices()
+        .nth(300)
+        .map_or(text.len(), |(index, _)| index);
     &text[..end]
 }
 
-pub async fn provision(settings: &Settings, plans: &[ConversationPlan], run_id: &str) -> anyhow::Result<Provisioned> {
+pub async fn provision(
+    settings: &Settings,
+    plans: &[ConversationPlan],
+    run_id: &str,
+) -> anyhow::Result<Provisioned> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(settings.setup_concurrency)
         .build()
         .context("building the HTTP client")?;
-    let rest = Rest { client, base: settings.http_base.clone() };
-    let user_ids: Vec<String> = (0..settings.connections).map(|index| format!("lg{run_id}-{index}")).collect();
+    let rest = Rest {
+        client,
+        base: settings.http_base.clone(),
+    };
+    let user_ids: Vec<String> = (0..settings.connections)
+        .map(|index| format!("lg{run_id}-{index}"))
+        .collect();
 
     let tokens: Vec<String> = futures_util::stream::iter(user_ids.iter())
         .map(|user_id| {
@@ -90,7 +109,11 @@ pub async fn provision(settings: &Settings, plans: &[ConversationPlan], run_id: 
                     .post(
                         "/v1/users",
                         &settings.api_key,
-                        &CreateUser { user_id: user_id.clone(), name: user_id.clone(), metadata: serde_json::json!({}) },
+                        &CreateUser {
+                            user_id: user_id.clone(),
+                            name: user_id.clone(),
+                            metadata: serde_json::json!({}),
+                        },
                     )
                     .await
                     .with_context(|| format!("creating user {user_id} (is the API key right?)"))?;
@@ -98,7 +121,9 @@ pub async fn provision(settings: &Settings, plans: &[ConversationPlan], run_id: 
                     .post(
                         &format!("/v1/users/{user_id}/tokens"),
                         &settings.api_key,
-                        &MintToken { ttl_secs: Some(TOKEN_TTL_SECS) },
+                        &MintToken {
+                            ttl_secs: Some(TOKEN_TTL_SECS),
+                        },
                     )
                     .await
                     .with_context(|| format!("minting a token for {user_id}"))?;
@@ -122,14 +147,22 @@ pub async fn provision(settings: &Settings, plans: &[ConversationPlan], run_id: 
                         name: format!("lg{run_id} group {index}"),
                         visibility: Visibility::Private,
                         password: None,
-                        members: plan.members[1..].iter().map(|m| user_ids[*m as usize].clone()).collect(),
+                        members: plan.members[1..]
+                            .iter()
+                            .map(|m| user_ids[*m as usize].clone())
+                            .collect(),
                         metadata: serde_json::json!({}),
                     },
                 };
                 let view: ConversationView = rest
                     .post("/v1/conversations", &tokens[creator], &request)
                     .await
-                    .with_context(|| format!("creating conversation {index} ({} members)", plan.members.len()))?;
+                    .with_context(|| {
+                        format!(
+                            "creating conversation {index} ({} members)",
+                            plan.members.len()
+                        )
+                    })?;
                 anyhow::Ok(view.conversation_id)
             }
         })
@@ -137,5 +170,8 @@ pub async fn provision(settings: &Settings, plans: &[ConversationPlan], run_id: 
         .try_collect()
         .await?;
 
-    Ok(Provisioned { user_ids, tokens, conversation_ids })
+    Ok(Provisioned {
+        tokens,
+        conversation_ids,
+    })
 }

@@ -92,11 +92,15 @@ impl Scheduler {
         let to_group = ((k + 1.0) * self.group_share).floor() > (k * self.group_share).floor();
         self.sent += 1;
         let conversation = if to_group {
-            let conversation = *self.groups.get(self.next_group % self.groups.len().max(1))?;
+            let conversation = *self
+                .groups
+                .get(self.next_group % self.groups.len().max(1))?;
             self.next_group += 1;
             conversation
         } else {
-            let conversation = *self.direct.get(self.next_direct % self.direct.len().max(1))?;
+            let conversation = *self
+                .direct
+                .get(self.next_direct % self.direct.len().max(1))?;
             self.next_direct += 1;
             conversation
         };
