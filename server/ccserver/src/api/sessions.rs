@@ -22,7 +22,10 @@ pub async fn my_sessions(State(state): State<AppState>, caller: Caller) -> ApiRe
 
 pub async fn user_sessions(State(state): State<AppState>, caller: Caller, Path(user_id): Path<String>) -> ApiResult<Json<Page<SessionView>>> {
     let app = caller.app()?;
-    let sessions = state.service.sessions_of(&app, &UserId(user_id)).await;
+    let user_id = UserId(user_id);
+    // 404 for users of other apps, rather than an empty list that would look like "offline".
+    state.service.get_user(&app, &user_id).await?;
+    let sessions = state.service.sessions_of(&app, &user_id).await;
     Ok(Json(Page { items: sessions.iter().map(view).collect(), next_cursor: None }))
 }
 
