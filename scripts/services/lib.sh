@@ -63,7 +63,8 @@ wait_for() {
     local start=$SECONDS pid_file
     until "$@" > /dev/null 2>&1; do
         for pid_file in ${WAIT_PID_FILES:-}; do
-            if ! pid_alive "$pid_file"; then
+            # Plain kill -0, not pid_alive: some servers (redis) rewrite their process title.
+            if ! kill -0 "$(cat "$pid_file" 2> /dev/null || echo none)" 2> /dev/null; then
                 log "$what: the process of $pid_file exited during start-up"
                 [[ -n "$log_file" && -f "$log_file" ]] && tail -n 30 "$log_file" >&2
                 die "$what failed to start; full log: ${log_file:-none}"

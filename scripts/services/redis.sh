@@ -32,7 +32,7 @@ start_node() {
     start_background "$(node_pid "$port")" "$(node_log "$port")" \
         redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
         --protected-mode yes --daemonize no "$@"
-    wait_for "redis on 127.0.0.1:$port" 30 "$(node_log "$port")" ping_node "$port"
+    WAIT_PID_FILES="$(node_pid "$port")" wait_for "redis on 127.0.0.1:$port" 30 "$(node_log "$port")" ping_node "$port"
 }
 
 cluster_ok() {

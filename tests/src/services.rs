@@ -220,12 +220,14 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("connection refused"), "{message}");
-        assert!(message.contains("127.0.0.1:16379"), "{message}");
+        assert!(message.contains(&REDIS.address()), "{message}");
         let message = SSHD.unavailable("refused");
-        assert!(
-            message.contains("sshd is not available at 127.0.0.1:2222"),
-            "{message}"
+        let expected = format!(
+            "sshd is not available at {}:{}",
+            setting("CC_TEST_SSH_HOST"),
+            setting("CC_TEST_SSH_PORT")
         );
+        assert!(message.contains(&expected), "{message}");
         let message = NGINX.unavailable("not installed");
         assert!(
             message.starts_with("nginx is not available: not installed"),
