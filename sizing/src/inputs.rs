@@ -221,7 +221,7 @@ impl RawInputs {
                 vec![InputIssue {
                     field: Field::File,
                     message: error.message().to_owned(),
-                    accepted: format!("the keys version, {}", RawInputs::KEYS.join(", ")),
+                    accepted: "only the keys listed, plus `version`; see `ccctl plan --help`".to_owned(),
                 }]
             })
     }
@@ -288,7 +288,7 @@ impl RawInputs {
             None => {
                 issues.push(InputIssue {
                     field: Field::Mau,
-                    message: "is required".to_owned(),
+                    message: "missing: the number of monthly active users is required".to_owned(),
                     accepted: "a user count from 1 to 100M, e.g. 250000, 250k or 1.5M".to_owned(),
                 });
                 None

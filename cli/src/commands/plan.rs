@@ -83,3 +83,57 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .map_err(|error| UserError(format!("-o {}: {}", path.display(), error.error)))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use crate::args::Cli;
+
+    /// The defaults quoted in `--help` are the ones in `sizing/data/defaults.toml`.
+    #[test]
+    fn help_quotes_the_data_file_defaults() {
+        let coefficients = cc_sizing::Coefficients::embedded().expect("data");
+        let command = Cli::command();
+        let plan = command.find_subcommand("plan").expect("plan subcommand");
+        let help = |id: &str| {
+            plan.get_arguments()
+                .find(|argument| argument.get_id() == id)
+                .and_then(|argument| argument.get_help())
+                .map(ToString::to_string)
+                .expect("documented flag")
+        };
+        let number = |name: &str| {
+            cc_sizing::explain::number(coefficients.get(name).expect("coefficient").value)
+        };
+        let cases = [
+            (
+                "messages_per_user_day",
+                "defaults.messages_per_active_user_per_day",
+            ),
+            ("group_size", "defaults.average_group_size"),
+            ("peak_factor", "defaults.peak_to_average"),
+            ("message_bytes", "defaults.average_message_bytes"),
+            ("attachment_share", "defaults.attachment_share"),
+            ("attachment_kib", "defaults.average_attachment_kib"),
+            ("retention_days", "defaults.history_retention_days"),
+        ];
+        for (flag, name) in cases {
+            let expected = format!("[default: {}]", number(name));
+            assert!(
+                help(flag).contains(&expected),
+                "--{flag}: {} lacks {expected}",
+                help(flag)
+            );
+        }
+        assert!(help("concurrency").contains("[default: 0.10"));
+        assert_eq!(number("defaults.concurrency"), "0.1");
+        let host = format!(
+            "[default: {}c{}g{}d]",
+            number("defaults.host_cpus"),
+            number("defaults.host_memory_gib"),
+            number("defaults.host_disk_gib")
+        );
+        assert!(help("host_size").contains(&host), "{}", help("host_size"));
+    }
+}

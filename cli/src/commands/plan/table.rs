@@ -55,6 +55,16 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// `1 host`, `3 hosts`.
+fn count(value: impl Into<u64>, noun: &str) -> String {
+    let value = value.into();
+    format!(
+        "{} {noun}{}",
+        thousands(value),
+        if value == 1 { "" } else { "s" }
+    )
+}
+
 fn cpu(resources: &Resources) -> String {
     format!(
         "{}/{}",
@@ -87,7 +97,7 @@ pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Plan for {} MAU, {} PCC (concurrency {}): {}, {}, {} host{} of {}c{}g{}d",
+        "Plan for {} MAU, {} PCC (concurrency {}): {}, {}, {} of {}c{}g{}d",
         thousands(inputs.mau),
         thousands(inputs.pcc),
         inputs.concurrency,
@@ -97,8 +107,7 @@ pub fn render(plan: &Plan) -> String {
         } else {
             "not highly available"
         },
-        plan.totals.hosts,
-        if plan.totals.hosts == 1 { "" } else { "s" },
+        count(plan.totals.hosts, "host"),
         size.cpus,
         size.memory_gib,
         size.disk_gib
@@ -237,8 +246,8 @@ pub fn render(plan: &Plan) -> String {
             tidb.tikv.count,
             &tidb.tikv.resources,
             format!(
-                "{} replicas per region, block cache {} MiB",
-                tidb.tikv_replicas,
+                "{} per region, block cache {} MiB",
+                count(tidb.tikv_replicas, "replica"),
                 thousands(tidb.tikv_block_cache_mib)
             ),
         ),
@@ -253,8 +262,8 @@ pub fn render(plan: &Plan) -> String {
             kafka.brokers,
             &kafka.resources,
             format!(
-                "KRaft, {} controllers, RF {}, min ISR {}, heap {} MiB",
-                kafka.controllers,
+                "KRaft, {}, RF {}, min ISR {}, heap {} MiB",
+                count(kafka.controllers, "controller"),
                 kafka.default_replication_factor,
                 kafka.min_insync_replicas,
                 thousands(kafka.heap_mib)
@@ -268,7 +277,7 @@ pub fn render(plan: &Plan) -> String {
                 "standalone".to_owned()
             }
             RedisTopology::StandaloneWithReplica => {
-                format!("primary + replica, {} sentinels", redis.sentinels)
+                format!("primary + replica, {}", count(redis.sentinels, "sentinel"))
             }
             RedisTopology::Cluster => format!(
                 "cluster, {} primaries × {} replica{}",
@@ -442,12 +451,12 @@ pub fn render(plan: &Plan) -> String {
     let totals = &plan.totals;
     let _ = writeln!(
         out,
-        "\nTotals: {} hosts, {} vCPU, {} GiB RAM, {} GiB disk, {} tasks; reserved {}% CPU, {}% memory, {}% disk",
-        totals.hosts,
+        "\nTotals: {}, {} vCPU, {} GiB RAM, {} GiB disk, {}; reserved {}% CPU, {}% memory, {}% disk",
+        count(totals.hosts, "host"),
         thousands(totals.cpus),
         thousands(totals.memory_gib),
         thousands(totals.disk_gib),
-        totals.tasks,
+        count(totals.tasks, "task"),
         totals.utilisation.cpu_percent,
         totals.utilisation.memory_percent,
         totals.utilisation.disk_percent
