@@ -45,6 +45,8 @@ pub enum Command {
     /// Pre-flight checks of every host over SSH (OS, size, ports, clock, Docker, kernel settings,
     /// reachability); `--fix` fixes what it can through the playbooks, then checks again.
     Check(CheckArgs),
+    /// The running stack: services with running/desired replicas and images, node health, the release.
+    Status(StatusArgs),
     /// Render a plan into a Swarm stack, a Compose file and every config file, validated.
     Render(RenderArgs),
     /// Size a deployment from MAU/PCC: hosts, services, replicas, resources and data-store topology,
@@ -217,4 +219,27 @@ pub struct PlanArgs {
     /// Write the plan (YAML, with format version and content hash) for render, check and deploy.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The plan written by `ccctl plan` (its managers are asked, in order).
+    #[arg(long, value_name = "FILE")]
+    pub plan: std::path::PathBuf,
+
+    /// The inventory mapping the plan's hosts to machines (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: std::path::PathBuf,
+
+    /// The environment's known-hosts file [default: `known_hosts` next to the inventory].
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<std::path::PathBuf>,
+
+    /// Record the host keys of managers not yet in the known-hosts file.
+    #[arg(long)]
+    pub trust_new_host: bool,
+
+    /// The stack name (the environment file's `stack_name`).
+    #[arg(long, default_value = "cc")]
+    pub stack: String,
 }

@@ -48,6 +48,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Completions(args) => commands::completions::run(&args, printer),
         Command::Check(args) => commands::check::run(&args, printer),
+        Command::Status(args) => commands::status::run(&args, printer),
         Command::Render(args) => commands::render::run(&args, printer),
         Command::Plan(args) => commands::plan::run(&args, printer),
     }

@@ -221,8 +221,9 @@ pub fn run(args: &CheckArgs, printer: &Printer) -> anyhow::Result<()> {
 }
 
 /// Host keys first, for every host: a refused host stops the whole run before any command runs anywhere.
-async fn verify_host_keys(
-    settings: &Settings,
+pub(crate) async fn verify_host_keys(
+    known_hosts: &Path,
+    trust_new_host: bool,
     nodes: &[&Node],
     printer: &Printer,
 ) -> anyhow::Result<()> {
@@ -231,8 +232,8 @@ async fn verify_host_keys(
             &node.name,
             &node.address,
             node.port,
-            &settings.known_hosts,
-            settings.trust_new_host,
+            known_hosts,
+            trust_new_host,
         )
     }))
     .await;
@@ -250,7 +251,7 @@ async fn verify_host_keys(
                         .map(host_keys::HostKey::describe)
                         .collect::<Vec<_>>()
                         .join(", "),
-                    settings.known_hosts.display()
+                    known_hosts.display()
                 ),
             ),
             Err(error) => refused.push(error.to_string()),
@@ -273,7 +274,13 @@ async fn check_hosts(
     printer: &Printer,
 ) -> anyhow::Result<Vec<HostResult>> {
     let nodes: Vec<&Node> = work.iter().map(|(node, _)| node).collect();
-    verify_host_keys(settings, &nodes, printer).await?;
+    verify_host_keys(
+        &settings.known_hosts,
+        settings.trust_new_host,
+        &nodes,
+        printer,
+    )
+    .await?;
     let context = SshContext::new(&settings.known_hosts).context("preparing ssh")?;
     let lines = printer.progress_lines();
     let results = futures_util::future::join_all(

@@ -4,3 +4,4 @@ pub mod check;
 pub mod completions;
 pub mod plan;
 pub mod render;
+pub mod status;

@@ -2,3 +2,4 @@
 //! observed state. Observing the state and executing the steps go through `crate::remote`.
 
 pub mod planner;
+pub mod status;

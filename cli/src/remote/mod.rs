@@ -1,6 +1,7 @@
 //! Everything that talks to hosts: SSH host-key rules, SSH sessions, and the executor that runs playbook
 //! steps on many hosts at once. The only modules that import `openssh` (and, later, `bollard`).
 
+pub mod docker;
 pub mod executor;
 pub mod host_keys;
 pub mod preflight;

@@ -75,6 +75,11 @@ impl SshContext {
         })
     }
 
+    /// A path in this run's private directory (deleted with the context).
+    pub fn scratch_path(&self, name: &str) -> PathBuf {
+        self.directory.path().join(name)
+    }
+
     /// Opens a session. Host keys are checked strictly: an unknown or changed key fails here, before
     /// any command.
     pub async fn connect(&self, target: &SshTarget) -> Result<SshSession, RemoteError> {
@@ -128,6 +133,27 @@ pub struct SshSession {
 impl SshSession {
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// Forwards a local unix socket to one on the host (the Docker engine's), through this session.
+    pub async fn forward_unix_socket(
+        &self,
+        local: &Path,
+        remote: &Path,
+    ) -> Result<(), RemoteError> {
+        self.session
+            .request_port_forward(
+                openssh::ForwardType::Local,
+                openssh::Socket::UnixSocket { path: local.into() },
+                openssh::Socket::UnixSocket {
+                    path: remote.into(),
+                },
+            )
+            .await
+            .map_err(|source| RemoteError::Command {
+                host: self.host.clone(),
+                detail: format!("forwarding {}: {}", remote.display(), error_chain(&source)),
+            })
     }
 
     /// Closes the master connection.
