@@ -55,6 +55,7 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let state = server::build_state(StateOptions::from(&settings)).await?;
     let router = server::app(state.clone(), settings.roles, &WebAssets::None);
     let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
-    tracing::info!(listen = %settings.listen, api = settings.roles.api, gateway = settings.roles.gateway, "ccserver ready");
+    let local_addr = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(%local_addr, api = settings.roles.api, gateway = settings.roles.gateway, "ccserver ready");
     server::run(listener, state, router, server::shutdown_signal()).await
 }
