@@ -51,7 +51,7 @@ pub enum Command {
     Render(RenderArgs),
     /// Size a deployment from MAU/PCC: hosts, services, replicas, resources and data-store topology,
     /// each number explained (`--explain`); `-o plan.yaml` writes the plan the other commands read.
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
 }
 
 #[derive(Debug, Args)]
