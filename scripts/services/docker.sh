@@ -55,6 +55,28 @@ build_smoke_image() {
     log "built image $SMOKE_IMAGE from Debian's busybox-static"
 }
 
+# After dockerd dies (CI ends every process a session left), its containerd may live on, or its pid file may
+# name a pid since reused: dockerd would then wait for that "still running" containerd and give up. A
+# containerd of ours (its command line names our exec root) is stopped; any other pid file is stale.
+clean_stale_containerd() {
+    local pid_file="$STATE_DIR/exec/containerd/containerd.pid" pid start=$SECONDS
+    [[ -f "$pid_file" ]] || return 0
+    pid="$(cat "$pid_file" 2> /dev/null || true)"
+    if [[ "$pid" =~ ^[0-9]+$ ]] \
+        && tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null | grep -qF "$STATE_DIR/exec/containerd"; then
+        log "stopping containerd left by a dead dockerd (pid $pid)"
+        kill -TERM "$pid" 2> /dev/null || true
+        while [[ -n "$(tr -d '\0' < "/proc/$pid/cmdline" 2> /dev/null)" ]]; do
+            if ((SECONDS - start >= 15)); then
+                kill -KILL "$pid" 2> /dev/null || true
+                break
+            fi
+            sleep 0.2
+        done
+    fi
+    rm -f "$pid_file"
+}
+
 cmd_start() {
     cmd_install
     if docker_up; then
@@ -63,6 +85,7 @@ cmd_start() {
         mkdir -p "$STATE_DIR"
         # If a previous dockerd died uncleanly its pid file blocks a restart.
         pid_alive "$PID_FILE" || rm -f "$PID_FILE" /var/run/docker.pid
+        clean_stale_containerd
         start_background "$PID_FILE" "$LOG_FILE" dockerd --host="$CC_TEST_DOCKER_HOST" \
             --data-root="$STATE_DIR/data" --exec-root="$STATE_DIR/exec" --pidfile=/var/run/docker.pid
         WAIT_PID_FILES="$PID_FILE" wait_for "dockerd ($SOCKET)" 90 "$LOG_FILE" docker_up
