@@ -347,7 +347,7 @@ impl Builder<'_> {
             .iter()
             .map(|key| Mount {
                 source: key.id().to_owned(),
-                target: key.file_name().to_owned(),
+                target: self.secret_target(*key),
             })
             .collect();
         self.services.push(Service {
@@ -384,6 +384,20 @@ impl Builder<'_> {
             update,
             tmpfs: Vec::new(),
         });
+    }
+
+    /// Where a secret appears under `/run/secrets`. The JWT key goes into ccserver's key-ring directory as
+    /// `<kid>.key`, the key id derived from its content so a rotated key gets a new id.
+    fn secret_target(&self, key: SecretKey) -> String {
+        match (key, self.env.secrets.get(&key)) {
+            (SecretKey::JwtSigningKey, Some(file)) => {
+                format!(
+                    "jwt-keys/k{}.key",
+                    file.sha256.get(..12).unwrap_or(&file.sha256)
+                )
+            }
+            _ => key.file_name().to_owned(),
+        }
     }
 
     fn all_services(&mut self) {
@@ -430,7 +444,7 @@ impl Builder<'_> {
             .iter()
             .map(|role| {
                 (
-                    format!("CC_REDIS_{}_URLS", role.role.to_uppercase()),
+                    format!("CCSERVER_REDIS_{}_URLS", role.role.to_uppercase()),
                     role.endpoints.clone(),
                 )
             })
@@ -442,38 +456,36 @@ impl Builder<'_> {
         let drain = self.parts.gateway_drain_window_s;
         for (role, port) in APP_ROLES {
             let mut spec = Spec::new(role, &self.env.images.ccserver, Kind::Stateless);
-            spec.command = strings(&["ccserver", "serve", "--role", role]);
+            spec.command = strings(&["ccserver", "--config", "/etc/ccserver/ccserver.toml"]);
+            spec.configs = vec![(
+                format!("ccserver/{role}.toml"),
+                "/etc/ccserver/ccserver.toml".into(),
+            )];
             let environment = &mut spec.environment;
-            environment.insert("CC_LISTEN_ADDR".into(), format!("0.0.0.0:{port}"));
-            environment.insert("CC_KAFKA_BROKERS".into(), kafka.clone());
-            environment.insert("CC_KAFKA_USERNAME".into(), "app".into());
+            environment.insert("CCSERVER_KAFKA_BROKERS".into(), kafka.clone());
+            environment.insert("CCSERVER_KAFKA_USERNAME".into(), "app".into());
             environment.insert(
-                "CC_KAFKA_PASSWORD_FILE".into(),
+                "CCSERVER_KAFKA_PASSWORD_FILE".into(),
                 "/run/secrets/kafka_app_password".into(),
             );
             environment.insert(
-                "CC_DATABASE_URL".into(),
+                "CCSERVER_DATABASE_URL".into(),
                 format!("mysql://cc_app@{}:4000/cc", self.parts.tidb.sql_service),
             );
             environment.insert(
-                "CC_DATABASE_PASSWORD_FILE".into(),
+                "CCSERVER_DATABASE_PASSWORD_FILE".into(),
                 "/run/secrets/tidb_app_password".into(),
             );
-            environment.insert("CC_MONGODB_URL".into(), mongo.clone());
+            environment.insert("CCSERVER_MONGODB_URL".into(), mongo.clone());
             environment.insert(
-                "CC_MONGODB_PASSWORD_FILE".into(),
+                "CCSERVER_MONGODB_PASSWORD_FILE".into(),
                 "/run/secrets/mongodb_app_password".into(),
             );
             environment.insert(
-                "CC_REDIS_PASSWORD_FILE".into(),
+                "CCSERVER_REDIS_PASSWORD_FILE".into(),
                 "/run/secrets/redis_password".into(),
             );
             environment.extend(redis.clone());
-            environment.insert(
-                "CC_JWT_SIGNING_KEY_FILE".into(),
-                "/run/secrets/jwt_signing_key".into(),
-            );
-            environment.insert("CC_LOG_FORMAT".into(), "json".into());
             spec.secrets = vec![
                 SecretKey::JwtSigningKey,
                 SecretKey::KafkaAppPassword,
@@ -482,14 +494,12 @@ impl Builder<'_> {
                 SecretKey::RedisPassword,
             ];
             if role == "gateway" {
-                spec.environment
-                    .insert("CC_DRAIN_WINDOW_SECONDS".into(), drain.to_string());
                 // Longer than the drain window, so Swarm never SIGKILLs a gateway mid-drain.
                 spec.stop_grace_period_s = drain + 15;
             }
             if role == "webhooks" {
                 spec.environment.insert(
-                    "CC_WEBHOOK_SIGNING_KEY_FILE".into(),
+                    "CCSERVER_WEBHOOK_SIGNING_KEY_FILE".into(),
                     "/run/secrets/webhook_signing_key".into(),
                 );
                 spec.secrets.push(SecretKey::WebhookSigningKey);

@@ -185,6 +185,13 @@ fn render_configs(renderer: &mut Renderer<'_>, model: &Model) -> Result<(), Rend
         )?;
     }
     renderer.one("kafka/topics.yml.j2", "kafka/topics.yml")?;
+    for (role, port) in crate::assemble::APP_ROLES {
+        renderer.render(
+            "ccserver/ccserver.toml.j2",
+            format!("ccserver/{role}.toml"),
+            context! { role => role, port => port },
+        )?;
+    }
     renderer.one("tidb/pd.toml.j2", "tidb/pd.toml")?;
     renderer.one("tidb/tidb.toml.j2", "tidb/tidb.toml")?;
     for member in &model.tidb.tikv {
@@ -277,7 +284,7 @@ fn slug(path: &str) -> String {
         .collect()
 }
 
-/// Every YAML and JSON file must parse: a template bug must never reach a deploy.
+/// Every YAML, JSON and TOML file must parse: a template bug must never reach a deploy.
 fn check_formats(files: &BTreeMap<String, String>) -> Vec<Problem> {
     let mut problems = Vec::new();
     for (path, text) in files {
@@ -290,6 +297,10 @@ fn check_formats(files: &BTreeMap<String, String>) -> Vec<Problem> {
                 .map(|error| error.to_string())
         } else if extension == Some("json") {
             serde_json::from_str::<serde_json::Value>(text)
+                .err()
+                .map(|error| error.to_string())
+        } else if extension == Some("toml") {
+            toml::from_str::<toml::Table>(text)
                 .err()
                 .map(|error| error.to_string())
         } else {

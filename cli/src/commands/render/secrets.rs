@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use base64::Engine as _;
 use cc_templates::SecretKey;
-use ed25519_dalek::pkcs8::EncodePrivateKey as _;
-use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use rand::Rng as _;
 use rand::distr::{Alphanumeric, SampleString as _};
 
@@ -110,7 +108,7 @@ pub fn ensure(env: &EnvFile) -> anyhow::Result<Vec<SecretKey>> {
                 )?;
                 generated.push(SecretKey::TlsPrivateKey);
             }
-            _ => write_secret(path, generate(*key)?.as_bytes())?,
+            _ => write_secret(path, generate(*key).as_bytes())?,
         }
         generated.push(*key);
     }
@@ -160,24 +158,18 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-fn generate(key: SecretKey) -> anyhow::Result<String> {
+fn generate(key: SecretKey) -> String {
     let base64 = base64::engine::general_purpose::STANDARD;
-    Ok(match key {
-        SecretKey::JwtSigningKey => {
-            // Ed25519 (EdDSA JWTs): small keys, fast verification in the gateway.
-            let signing_key = ed25519_dalek::SigningKey::from_bytes(&random_bytes::<32>());
-            signing_key
-                .to_pkcs8_pem(LineEnding::LF)
-                .map_err(|error| anyhow::anyhow!("encoding the JWT signing key: {error}"))?
-                .to_string()
-        }
+    match key {
+        // ccserver's key-ring format: the base64 of an Ed25519 seed (EdDSA JWTs).
+        SecretKey::JwtSigningKey => format!("{}\n", base64.encode(random_bytes::<32>())),
         // Standard Webhooks: `whsec_` + base64 of at least 24 random bytes.
         SecretKey::WebhookSigningKey => format!("whsec_{}\n", base64.encode(random_bytes::<32>())),
         // MongoDB keyfiles: 6–1024 base64 characters.
         SecretKey::MongodbKeyfile => format!("{}\n", base64.encode(random_bytes::<96>())),
         // Alphanumeric so they need no escaping in URLs, JAAS or shell.
         _ => format!("{}\n", Alphanumeric.sample_string(&mut rand::rng(), 40)),
-    })
+    }
 }
 
 fn self_signed(env: &EnvFile) -> anyhow::Result<(String, String)> {
@@ -215,18 +207,13 @@ mod tests {
 
     #[test]
     fn generated_values_have_their_formats() {
-        assert!(
-            generate(SecretKey::JwtSigningKey)
-                .unwrap()
-                .starts_with("-----BEGIN PRIVATE KEY-----")
-        );
-        assert!(
-            generate(SecretKey::WebhookSigningKey)
-                .unwrap()
-                .starts_with("whsec_")
-        );
-        let password = generate(SecretKey::RedisPassword).unwrap();
+        let seed = base64::engine::general_purpose::STANDARD
+            .decode(generate(SecretKey::JwtSigningKey).trim())
+            .unwrap();
+        assert_eq!(seed.len(), 32);
+        assert!(generate(SecretKey::WebhookSigningKey).starts_with("whsec_"));
+        let password = generate(SecretKey::RedisPassword);
         assert_eq!(password.trim().len(), 40);
-        assert_ne!(password, generate(SecretKey::RedisPassword).unwrap());
+        assert_ne!(password, generate(SecretKey::RedisPassword));
     }
 }
