@@ -49,6 +49,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Render a plan into a Swarm stack, a Compose file and every config file, validated.
     Render(RenderArgs),
+    /// Run the whole platform in one process on this machine, with a demo app and web chat at `/`.
+    Up(UpArgs),
     /// Size a deployment from MAU/PCC: hosts, services, replicas, resources and data-store topology,
     /// each number explained (`--explain`); `-o plan.yaml` writes the plan the other commands read.
     Plan(Box<PlanArgs>),
@@ -106,6 +108,22 @@ pub struct CheckArgs {
     /// Run only this check (an id from the table, or a prefix such as `sysctl`); repeatable.
     #[arg(long, value_name = "CHECK")]
     pub only: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Port to listen on (0 picks a free one; the URL printed says which).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+
+    /// Address to listen on: loopback only, since the demo login needs no credential.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub listen: std::net::IpAddr,
+
+    /// Where messages, keys and the demo app live [default: the user data directory + /ccplatform,
+    /// e.g. ~/.local/share/ccplatform].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// Inputs of `ccctl plan`, as text: parsed and validated together so every problem is reported at once.

@@ -50,6 +50,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Check(args) => commands::check::run(&args, printer),
         Command::Status(args) => commands::status::run(&args, printer),
         Command::Render(args) => commands::render::run(&args, printer),
+        Command::Up(args) => commands::up::run(&args, printer),
         Command::Plan(args) => commands::plan::run(&args, printer),
     }
 }

@@ -5,3 +5,4 @@ pub mod completions;
 pub mod plan;
 pub mod render;
 pub mod status;
+pub mod up;
