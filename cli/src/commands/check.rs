@@ -90,8 +90,29 @@ pub(crate) fn read_inventory(path: &Path, plan: &Plan) -> anyhow::Result<Invento
         directory,
         home: home.as_deref(),
     };
-    inventory::parse(&path.display().to_string(), &text, &hosts, base)
-        .map_err(|error| UserError(error.to_string()).into())
+    let inventory = inventory::parse(&path.display().to_string(), &text, &hosts, base)
+        .map_err(|error| UserError(error.to_string()))?;
+    let missing: Vec<String> = inventory
+        .nodes
+        .iter()
+        .filter(|node| !node.key.is_file())
+        .map(|node| {
+            format!(
+                "  - nodes.{}.key: {} is not a file",
+                node.name,
+                node.key.display()
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(UserError(format!(
+            "{}: SSH keys not found:\n{}",
+            path.display(),
+            missing.join("\n")
+        ))
+        .into());
+    }
+    Ok(inventory)
 }
 
 /// One host's results, as printed.
@@ -220,13 +241,15 @@ pub fn run(args: &CheckArgs, printer: &Printer) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Host keys first, for every host: a refused host stops the whole run before any command runs anywhere.
+/// Host keys first, for every host: an unknown or changed key stops the whole run before any command
+/// runs anywhere. Hosts that do not answer at all are returned (name → why) for the caller to report;
+/// the others can still be checked.
 pub(crate) async fn verify_host_keys(
     known_hosts: &Path,
     trust_new_host: bool,
     nodes: &[&Node],
     printer: &Printer,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<BTreeMap<String, String>> {
     let results = futures_util::future::join_all(nodes.iter().map(|node| {
         host_keys::verify(
             &node.name,
@@ -238,6 +261,7 @@ pub(crate) async fn verify_host_keys(
     }))
     .await;
     let mut refused = Vec::new();
+    let mut unreachable = BTreeMap::new();
     for (node, result) in nodes.iter().zip(results) {
         match result {
             Ok(Verified::Known) => {}
@@ -254,11 +278,14 @@ pub(crate) async fn verify_host_keys(
                     known_hosts.display()
                 ),
             ),
+            Err(error @ host_keys::HostKeyError::Scan { .. }) => {
+                unreachable.insert(node.name.clone(), error.to_string());
+            }
             Err(error) => refused.push(error.to_string()),
         }
     }
     if refused.is_empty() {
-        Ok(())
+        Ok(unreachable)
     } else {
         Err(UserError(format!(
             "nothing was run on any host:\n  - {}",
@@ -274,7 +301,7 @@ async fn check_hosts(
     printer: &Printer,
 ) -> anyhow::Result<Vec<HostResult>> {
     let nodes: Vec<&Node> = work.iter().map(|(node, _)| node).collect();
-    verify_host_keys(
+    let unreachable = verify_host_keys(
         &settings.known_hosts,
         settings.trust_new_host,
         &nodes,
@@ -283,10 +310,26 @@ async fn check_hosts(
     .await?;
     let context = SshContext::new(&settings.known_hosts).context("preparing ssh")?;
     let lines = printer.progress_lines();
-    let results = futures_util::future::join_all(
-        work.iter()
-            .map(|(node, probes)| check_host(settings, &context, &lines, node, probes)),
-    )
+    let results = futures_util::future::join_all(work.iter().map(|(node, probes)| {
+        let unreachable = unreachable.get(&node.name).cloned();
+        let (context, lines) = (&context, &lines);
+        async move {
+            match unreachable {
+                Some(why) => HostResult {
+                    host: node.name.clone(),
+                    address: format!("{}:{}", node.address, node.port),
+                    checks: vec![Outcome {
+                        check: "ssh".into(),
+                        status: Status::Fail,
+                        message: why,
+                        fix: None,
+                    }],
+                    fixes: None,
+                },
+                None => check_host(settings, context, lines, node, probes).await,
+            }
+        }
+    }))
     .await;
     Ok(results)
 }

@@ -41,25 +41,7 @@ pub fn run(args: &StatusArgs, printer: &Printer) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let status = runtime.block_on(async {
-        let result: anyhow::Result<Status> = async {
-            verify_host_keys(&known_hosts, args.trust_new_host, &managers, printer).await?;
-            let context = SshContext::new(&known_hosts).context("preparing ssh")?;
-            let mut failures = Vec::new();
-            for manager in &managers {
-                match read_status(&context, manager, &args.stack).await {
-                    Ok(status) => return Ok(status),
-                    Err(error) => {
-                        printer.warn(&format!("{error:#}"));
-                        failures.push(format!("{error:#}"));
-                    }
-                }
-            }
-            Err(UserError(format!("no manager answered: {}", failures.join("; "))).into())
-        }
-        .await;
-        result
-    })?;
+    let status = runtime.block_on(query(args, &known_hosts, &managers, printer))?;
 
     let text = match printer.output {
         OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&status)?),
@@ -78,6 +60,31 @@ pub fn run(args: &StatusArgs, printer: &Printer) -> anyhow::Result<()> {
         ))
         .into())
     }
+}
+
+/// Asks the managers in order; the first that answers gives the status.
+async fn query(
+    args: &StatusArgs,
+    known_hosts: &Path,
+    managers: &[&Node],
+    printer: &Printer,
+) -> anyhow::Result<Status> {
+    let unreachable = verify_host_keys(known_hosts, args.trust_new_host, managers, printer).await?;
+    let context = SshContext::new(known_hosts).context("preparing ssh")?;
+    let mut failures: Vec<String> = unreachable.values().cloned().collect();
+    for manager in managers
+        .iter()
+        .filter(|manager| !unreachable.contains_key(&manager.name))
+    {
+        match read_status(&context, manager, &args.stack).await {
+            Ok(status) => return Ok(status),
+            Err(error) => {
+                printer.warn(&format!("{error:#}"));
+                failures.push(format!("{error:#}"));
+            }
+        }
+    }
+    Err(UserError(format!("no manager answered: {}", failures.join("; "))).into())
 }
 
 async fn read_status(context: &SshContext, manager: &Node, stack: &str) -> anyhow::Result<Status> {
