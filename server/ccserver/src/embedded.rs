@@ -30,7 +30,15 @@ pub struct EmbeddedOptions {
 
 impl EmbeddedOptions {
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
-        Self { listen, data_dir, roles: Roles::ALL, web: WebAssets::None, shutdown: None, gateway: GatewaySettings::default(), limits: CoreLimits::default() }
+        Self {
+            listen,
+            data_dir,
+            roles: Roles::ALL,
+            web: WebAssets::None,
+            shutdown: None,
+            gateway: GatewaySettings::default(),
+            limits: CoreLimits::default(),
+        }
     }
 }
 
@@ -51,13 +59,18 @@ impl RunningServer {
 
 /// Bind, open the data directory, create the demo app on first start, and serve in a background task.
 pub async fn run(options: EmbeddedOptions) -> anyhow::Result<RunningServer> {
-    std::fs::create_dir_all(&options.data_dir).with_context(|| format!("creating the data directory {}", options.data_dir.display()))?;
-    let listener = tokio::net::TcpListener::bind(options.listen).await.with_context(|| format!("binding {}", options.listen))?;
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("creating the data directory {}", options.data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("binding {}", options.listen))?;
     let local_addr = listener.local_addr().context("reading the bound address")?;
     let mut gateway = options.gateway;
     // The demo page is served from this very origin.
     for host in ["127.0.0.1", "localhost"] {
-        gateway.allowed_origins.push(format!("http://{host}:{}", local_addr.port()));
+        gateway
+            .allowed_origins
+            .push(format!("http://{host}:{}", local_addr.port()));
     }
     let state_options = StateOptions {
         storage_path: options.data_dir.join("chat.db"),
@@ -72,7 +85,14 @@ pub async fn run(options: EmbeddedOptions) -> anyhow::Result<RunningServer> {
     let demo = demo::ensure(&state.service, &options.data_dir).await?;
     state.demo_app = Some(AppId(demo.app_id.clone()));
     let router = server::app(state.clone(), options.roles, &options.web);
-    let shutdown = options.shutdown.unwrap_or_else(|| Box::pin(server::shutdown_signal()));
+    let shutdown = options
+        .shutdown
+        .unwrap_or_else(|| Box::pin(server::shutdown_signal()));
     let task = tokio::spawn(server::run(listener, state, router, shutdown));
-    Ok(RunningServer { local_addr, url: format!("http://{local_addr}/"), demo, task })
+    Ok(RunningServer {
+        local_addr,
+        url: format!("http://{local_addr}/"),
+        demo,
+        task,
+    })
 }

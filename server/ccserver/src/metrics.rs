@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds in seconds.
-const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// A lock-free histogram with fixed buckets.
 #[derive(Default)]
@@ -25,7 +27,8 @@ impl Histogram {
             self.counts[index].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, labels: &str) {
@@ -33,12 +36,23 @@ impl Histogram {
         let sep = if labels.is_empty() { "" } else { "," };
         for (bound, count) in BUCKETS.iter().zip(&self.counts) {
             cumulative += count.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}"
+            );
         }
         let total = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {total}");
-        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
-        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(
+            out,
+            "{name}_sum{braces} {}",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "{name}_count{braces} {total}");
     }
 }
@@ -61,26 +75,69 @@ impl Metrics {
     }
 
     pub fn http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        let mut map = self.http.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.entry((route.to_owned(), method.to_owned(), status)).or_default().observe(elapsed);
+        let mut map = self
+            .http
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry((route.to_owned(), method.to_owned(), status))
+            .or_default()
+            .observe(elapsed);
     }
 
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(8 * 1024);
-        let _ = writeln!(out, "# HELP cc_ws_connections Open WebSocket connections.\n# TYPE cc_ws_connections gauge");
-        let _ = writeln!(out, "cc_ws_connections {}", self.connections.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP cc_messages_sent_total Messages committed.\n# TYPE cc_messages_sent_total counter");
-        let _ = writeln!(out, "cc_messages_sent_total {}", self.messages_sent.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP cc_messages_delivered_total Message frames written to sockets.\n# TYPE cc_messages_delivered_total counter");
-        let _ = writeln!(out, "cc_messages_delivered_total {}", self.messages_delivered.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP cc_send_to_deliver_seconds Commit to socket write.\n# TYPE cc_send_to_deliver_seconds histogram");
-        self.send_to_deliver.render(&mut out, "cc_send_to_deliver_seconds", "");
-        let _ = writeln!(out, "# HELP cc_errors_total Errors answered, by code.\n# TYPE cc_errors_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP cc_ws_connections Open WebSocket connections.\n# TYPE cc_ws_connections gauge"
+        );
+        let _ = writeln!(
+            out,
+            "cc_ws_connections {}",
+            self.connections.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP cc_messages_sent_total Messages committed.\n# TYPE cc_messages_sent_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "cc_messages_sent_total {}",
+            self.messages_sent.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP cc_messages_delivered_total Message frames written to sockets.\n# TYPE cc_messages_delivered_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "cc_messages_delivered_total {}",
+            self.messages_delivered.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP cc_send_to_deliver_seconds Commit to socket write.\n# TYPE cc_send_to_deliver_seconds histogram"
+        );
+        self.send_to_deliver
+            .render(&mut out, "cc_send_to_deliver_seconds", "");
+        let _ = writeln!(
+            out,
+            "# HELP cc_errors_total Errors answered, by code.\n# TYPE cc_errors_total counter"
+        );
         for (code, count) in ErrorCode::ALL.iter().zip(&self.errors) {
-            let _ = writeln!(out, "cc_errors_total{{code=\"{code}\"}} {}", count.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "cc_errors_total{{code=\"{code}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
         }
-        let _ = writeln!(out, "# HELP cc_http_request_duration_seconds REST latency.\n# TYPE cc_http_request_duration_seconds histogram");
-        let map = self.http.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = writeln!(
+            out,
+            "# HELP cc_http_request_duration_seconds REST latency.\n# TYPE cc_http_request_duration_seconds histogram"
+        );
+        let map = self
+            .http
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for ((route, method, status), histogram) in map.iter() {
             let labels = format!("route=\"{route}\",method=\"{method}\",status=\"{status}\"");
             histogram.render(&mut out, "cc_http_request_duration_seconds", &labels);

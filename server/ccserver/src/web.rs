@@ -25,21 +25,34 @@ impl WebAssets {
             Self::None => router,
             Self::Dir(dir) => {
                 let dir = dir.clone();
-                router.route("/", axum::routing::get(move |uri: Uri| serve_dir(dir.clone(), uri))).route(
-                    "/static/{*path}",
-                    axum::routing::get({
-                        let dir = self.clone();
-                        move |uri: Uri| {
-                            let dir = dir.clone();
-                            async move { if let WebAssets::Dir(d) = dir { serve_dir(d, uri).await } else { StatusCode::NOT_FOUND.into_response() } }
-                        }
-                    }),
-                )
+                router
+                    .route(
+                        "/",
+                        axum::routing::get(move |uri: Uri| serve_dir(dir.clone(), uri)),
+                    )
+                    .route(
+                        "/static/{*path}",
+                        axum::routing::get({
+                            let dir = self.clone();
+                            move |uri: Uri| {
+                                let dir = dir.clone();
+                                async move {
+                                    if let WebAssets::Dir(d) = dir {
+                                        serve_dir(d, uri).await
+                                    } else {
+                                        StatusCode::NOT_FOUND.into_response()
+                                    }
+                                }
+                            }
+                        }),
+                    )
             }
             Self::Embedded(files) => {
                 let files: &'static [EmbeddedFile] = files;
                 let handler = move |uri: Uri| async move { serve_embedded(files, &uri) };
-                router.route("/", axum::routing::get(handler)).route("/static/{*path}", axum::routing::get(handler))
+                router
+                    .route("/", axum::routing::get(handler))
+                    .route("/static/{*path}", axum::routing::get(handler))
             }
         }
     }
@@ -74,7 +87,10 @@ fn mime_of(path: &str) -> &'static str {
 async fn serve_dir(dir: PathBuf, uri: Uri) -> Response {
     let path = wanted(&uri).trim_start_matches('/').to_owned();
     // Only plain relative names: no `..`, no absolute paths.
-    if path.split('/').any(|part| part.is_empty() || part == ".." || part.starts_with('.')) {
+    if path
+        .split('/')
+        .any(|part| part.is_empty() || part == ".." || part.starts_with('.'))
+    {
         return StatusCode::NOT_FOUND.into_response();
     }
     match tokio::fs::read(dir.join(&path)).await {

@@ -1,4 +1,5 @@
 //! Conversations over real WebSockets: 1:1, group fan-out, order, idempotency, receipts, typing, presence.
+#![allow(clippy::unwrap_used)] // Helpers outside #[test] fns; a failed unwrap is a failed test.
 
 mod common;
 
@@ -28,9 +29,21 @@ async fn direct_chat_delivers_with_ack_after_commit() {
     assert_eq!(alice.expect("message").await["message"]["seq"], 1);
     assert_eq!(alice.expect("message").await["message"]["seq"], 2);
     // History through REST agrees.
-    let (status, history) = server.rest("GET", &format!("/v1/conversations/{conversation}/messages?after_seq=0"), Some(&tokens[1]), None).await;
+    let (status, history) = server
+        .rest(
+            "GET",
+            &format!("/v1/conversations/{conversation}/messages?after_seq=0"),
+            Some(&tokens[1]),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
-    let seqs: Vec<i64> = history["items"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
     assert_eq!(seqs, [1, 2]);
 }
 
@@ -45,8 +58,10 @@ async fn group_of_fifty_gets_every_message() {
     for token in &tokens {
         clients.push(server.live(token).await);
     }
-    for n in 0..3 {
-        let ack = clients[n].send_text(&group, &format!("g{n}"), &format!("hello {n}")).await;
+    for (n, client) in clients.iter_mut().take(3).enumerate() {
+        let ack = client
+            .send_text(&group, &format!("g{n}"), &format!("hello {n}"))
+            .await;
         assert_eq!(ack["seq"], n as i64 + 1);
     }
     for client in &mut clients {
@@ -89,14 +104,41 @@ async fn resending_the_same_client_msg_id_is_idempotent() {
     let mut alice = server.live(&tokens[0]).await;
     let first = alice.send_text(&conversation, "same", "hello").await;
     let again = alice.send_text(&conversation, "same", "hello").await;
-    assert_eq!((again["seq"].clone(), again["message_id"].clone(), again["duplicate"].clone()), (first["seq"].clone(), first["message_id"].clone(), json!(true)));
-    let conflict = alice.send_text(&conversation, "same", "a different text").await;
+    assert_eq!(
+        (
+            again["seq"].clone(),
+            again["message_id"].clone(),
+            again["duplicate"].clone()
+        ),
+        (
+            first["seq"].clone(),
+            first["message_id"].clone(),
+            json!(true)
+        )
+    );
+    let conflict = alice
+        .send_text(&conversation, "same", "a different text")
+        .await;
     assert_eq!(conflict["op"], "error");
     assert_eq!(conflict["code"], "idempotency_conflict");
     // REST resend of the same id answers the same message.
     let body = json!({"client_msg_id": "same", "body": {"type": "text", "text": "hello"}});
-    let (status, sent) = server.rest("POST", &format!("/v1/conversations/{conversation}/messages"), Some(&tokens[0]), Some(body)).await;
-    assert_eq!((status, sent["duplicate"].clone(), sent["message"]["seq"].clone()), (200, json!(true), first["seq"].clone()));
+    let (status, sent) = server
+        .rest(
+            "POST",
+            &format!("/v1/conversations/{conversation}/messages"),
+            Some(&tokens[0]),
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            sent["duplicate"].clone(),
+            sent["message"]["seq"].clone()
+        ),
+        (200, json!(true), first["seq"].clone())
+    );
 }
 
 #[tokio::test]
@@ -110,20 +152,57 @@ async fn receipts_move_cursors_and_unread_counts() {
         alice.send_text(&conversation, &format!("m{n}"), "x").await;
     }
     let unread = |body: serde_json::Value| body["items"][0]["unread_count"].as_i64().unwrap();
-    let (_, list) = server.rest("GET", "/v1/conversations", Some(&tokens[1]), None).await;
+    let (_, list) = server
+        .rest("GET", "/v1/conversations", Some(&tokens[1]), None)
+        .await;
     assert_eq!(unread(list), 4);
-    bob.send(json!({"op": "mark_delivered", "id": "d1", "conversation_id": conversation, "seq": 4})).await;
+    bob.send(
+        json!({"op": "mark_delivered", "id": "d1", "conversation_id": conversation, "seq": 4}),
+    )
+    .await;
     let receipt = alice.find("receipt").await;
-    assert_eq!((receipt["user_id"].clone(), receipt["delivered_seq"].clone(), receipt["read_seq"].clone()), (json!("bob"), json!(4), json!(0)));
-    bob.send(json!({"op": "mark_read", "id": "r1", "conversation_id": conversation, "seq": 3})).await;
+    assert_eq!(
+        (
+            receipt["user_id"].clone(),
+            receipt["delivered_seq"].clone(),
+            receipt["read_seq"].clone()
+        ),
+        (json!("bob"), json!(4), json!(0))
+    );
+    bob.send(json!({"op": "mark_read", "id": "r1", "conversation_id": conversation, "seq": 3}))
+        .await;
     let receipt = alice.find("receipt").await;
-    assert_eq!((receipt["delivered_seq"].clone(), receipt["read_seq"].clone()), (json!(4), json!(3)));
-    let (_, list) = server.rest("GET", "/v1/conversations", Some(&tokens[1]), None).await;
+    assert_eq!(
+        (
+            receipt["delivered_seq"].clone(),
+            receipt["read_seq"].clone()
+        ),
+        (json!(4), json!(3))
+    );
+    let (_, list) = server
+        .rest("GET", "/v1/conversations", Some(&tokens[1]), None)
+        .await;
     assert_eq!(unread(list), 1);
-    let (status, receipts) = server.rest("GET", &format!("/v1/conversations/{conversation}/receipts"), Some(&tokens[0]), None).await;
+    let (status, receipts) = server
+        .rest(
+            "GET",
+            &format!("/v1/conversations/{conversation}/receipts"),
+            Some(&tokens[0]),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
-    let bob_row = receipts["items"].as_array().unwrap().iter().find(|r| r["user_id"] == "bob").unwrap().clone();
-    assert_eq!(bob_row, json!({"user_id": "bob", "delivered_seq": 4, "read_seq": 3}));
+    let bob_row = receipts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["user_id"] == "bob")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        bob_row,
+        json!({"user_id": "bob", "delivered_seq": 4, "read_seq": 3})
+    );
 }
 
 #[tokio::test]
@@ -133,11 +212,18 @@ async fn typing_reaches_the_other_member_and_is_throttled() {
     let conversation = server.direct(&tokens[0], "bob").await;
     let mut alice = server.live(&tokens[0]).await;
     let mut bob = server.live(&tokens[1]).await;
-    alice.send(json!({"op": "typing", "conversation_id": conversation})).await;
+    alice
+        .send(json!({"op": "typing", "conversation_id": conversation}))
+        .await;
     // A second typing frame within the throttle interval is ignored.
-    alice.send(json!({"op": "typing", "conversation_id": conversation})).await;
+    alice
+        .send(json!({"op": "typing", "conversation_id": conversation}))
+        .await;
     let typing = bob.expect("typing").await;
-    assert_eq!((typing["user_id"].clone(), typing["active"].clone()), (json!("alice"), json!(true)));
+    assert_eq!(
+        (typing["user_id"].clone(), typing["active"].clone()),
+        (json!("alice"), json!(true))
+    );
     assert!(typing["expires_in_ms"].as_u64().unwrap() > 0);
     // The next thing bob sees is the marker message, not a second typing frame.
     alice.send_text(&conversation, "marker", "x").await;
@@ -153,21 +239,41 @@ async fn presence_is_aggregated_over_two_devices() {
     let mut alice = server.live(&tokens[0]).await;
     let mut phone = server.live(&tokens[1]).await;
     let online = alice.next().await;
-    assert_eq!((online["op"].clone(), online["user_id"].clone(), online["status"].clone()), (json!("presence"), json!("bob"), json!("online")));
+    assert_eq!(
+        (
+            online["op"].clone(),
+            online["user_id"].clone(),
+            online["status"].clone()
+        ),
+        (json!("presence"), json!("bob"), json!("online"))
+    );
     let mut laptop = server.live(&tokens[1]).await;
     phone.stream.close(None).await.unwrap();
-    eventually("bob's phone session is gone", || async { session_count(&server, "bob").await == 1 }).await;
+    eventually("bob's phone session is gone", || async {
+        session_count(&server, "bob").await == 1
+    })
+    .await;
     // Still online: the next frame alice sees is bob's marker message, no presence change.
     laptop.send_text(&conversation, "marker", "x").await;
     assert_eq!(alice.next().await["op"], "message");
     laptop.stream.close(None).await.unwrap();
     let offline = alice.next().await;
-    assert_eq!((offline["op"].clone(), offline["status"].clone()), (json!("presence"), json!("offline")));
+    assert_eq!(
+        (offline["op"].clone(), offline["status"].clone()),
+        (json!("presence"), json!("offline"))
+    );
     assert!(offline["last_seen_ms"].as_i64().unwrap() > 0);
 }
 
 async fn session_count(server: &TestServer, user: &str) -> usize {
     let key = server.api_key.clone();
-    let (_, body) = server.rest("GET", &format!("/v1/users/{user}/sessions"), Some(&key), None).await;
+    let (_, body) = server
+        .rest(
+            "GET",
+            &format!("/v1/users/{user}/sessions"),
+            Some(&key),
+            None,
+        )
+        .await;
     body["items"].as_array().map_or(0, Vec::len)
 }

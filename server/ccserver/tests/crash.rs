@@ -1,5 +1,6 @@
 //! The `ccserver` binary killed with SIGKILL and restarted over the same data directory loses no
 //! acknowledged message.
+#![allow(clippy::unwrap_used)] // Helpers outside #[test] fns; a failed unwrap is a failed test.
 
 mod common;
 
@@ -26,9 +27,15 @@ async fn start(config: &Path) -> (Child, SocketAddr) {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let addr = tokio::time::timeout(WAIT, async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            let Ok(entry) = serde_json::from_str::<Value>(&line) else { continue };
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
             if entry["fields"]["message"] == "ccserver ready" {
-                return entry["fields"]["local_addr"].as_str().unwrap().parse::<SocketAddr>().unwrap();
+                return entry["fields"]["local_addr"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<SocketAddr>()
+                    .unwrap();
             }
         }
         panic!("ccserver exited before it was ready");
@@ -40,9 +47,26 @@ async fn start(config: &Path) -> (Child, SocketAddr) {
     (child, addr)
 }
 
-async fn call(http: &reqwest::Client, addr: SocketAddr, method: reqwest::Method, path: &str, credential: &str, body: Value) -> Value {
-    let response = http.request(method, format!("http://{addr}{path}")).bearer_auth(credential).json(&body).send().await.unwrap();
-    assert!(response.status().is_success(), "{path}: {}", response.status());
+async fn call(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    method: reqwest::Method,
+    path: &str,
+    credential: &str,
+    body: Value,
+) -> Value {
+    let response = http
+        .request(method, format!("http://{addr}{path}"))
+        .bearer_auth(credential)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
     response.json().await.unwrap()
 }
 
@@ -58,28 +82,72 @@ async fn sigkill_and_restart_loses_no_acknowledged_message() {
     std::fs::write(&config, text).unwrap();
     let (mut child, addr) = start(&config).await;
     let http = reqwest::Client::new();
-    let app = call(&http, addr, reqwest::Method::POST, "/v1/apps", ADMIN, json!({"name": "crash"})).await;
+    let app = call(
+        &http,
+        addr,
+        reqwest::Method::POST,
+        "/v1/apps",
+        ADMIN,
+        json!({"name": "crash"}),
+    )
+    .await;
     let key = app["api_key"]["api_key"].as_str().unwrap().to_owned();
     let mut tokens = Vec::new();
     for user in ["alice", "bob"] {
-        call(&http, addr, reqwest::Method::POST, "/v1/users", &key, json!({"user_id": user})).await;
-        let minted = call(&http, addr, reqwest::Method::POST, &format!("/v1/users/{user}/tokens"), &key, json!({})).await;
+        call(
+            &http,
+            addr,
+            reqwest::Method::POST,
+            "/v1/users",
+            &key,
+            json!({"user_id": user}),
+        )
+        .await;
+        let minted = call(
+            &http,
+            addr,
+            reqwest::Method::POST,
+            &format!("/v1/users/{user}/tokens"),
+            &key,
+            json!({}),
+        )
+        .await;
         tokens.push(minted["token"].as_str().unwrap().to_owned());
     }
-    let conversation = call(&http, addr, reqwest::Method::POST, "/v1/conversations", &tokens[0], json!({"type": "direct", "peer_id": "bob"})).await;
+    let conversation = call(
+        &http,
+        addr,
+        reqwest::Method::POST,
+        "/v1/conversations",
+        &tokens[0],
+        json!({"type": "direct", "peer_id": "bob"}),
+    )
+    .await;
     let conversation = conversation["conversation_id"].as_str().unwrap().to_owned();
     let mut alice = Client::connect(addr, &tokens[0]).await;
     let mut acked = Vec::new();
     for n in 0..60 {
-        let ack = alice.send_text(&conversation, &format!("m{n}"), "must survive").await;
-        acked.push(ack["seq"].as_i64().unwrap_or_else(|| panic!("not acknowledged: {ack}")));
+        let ack = alice
+            .send_text(&conversation, &format!("m{n}"), "must survive")
+            .await;
+        acked.push(
+            ack["seq"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("not acknowledged: {ack}")),
+        );
     }
     // No drain, no checkpoint: the process dies right after the last ack.
     child.kill().await.unwrap();
     let (_child, addr) = start(&config).await;
     let mut bob = Client::connect(addr, &tokens[1]).await;
-    let frames = bob.resume(BTreeMap::from([(conversation.clone(), 0)])).await;
-    let replayed: Vec<i64> = frames.iter().filter(|f| f["op"] == "message").map(|f| f["message"]["seq"].as_i64().unwrap()).collect();
+    let frames = bob
+        .resume(BTreeMap::from([(conversation.clone(), 0)]))
+        .await;
+    let replayed: Vec<i64> = frames
+        .iter()
+        .filter(|f| f["op"] == "message")
+        .map(|f| f["message"]["seq"].as_i64().unwrap())
+        .collect();
     assert_eq!(replayed, acked);
     assert_eq!(acked, (1..=60).collect::<Vec<_>>());
 }

@@ -61,17 +61,36 @@ fn unauthorized() -> ApiError {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(unauthorized)?;
-        let credential = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).ok_or_else(unauthorized)?.trim();
+        let credential = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(unauthorized)?
+            .trim();
         if credential.starts_with(api_key::PREFIX) {
-            return Ok(Self::App(state.service.authenticate_api_key(credential).await?));
+            return Ok(Self::App(
+                state.service.authenticate_api_key(credential).await?,
+            ));
         }
         if credential.starts_with("cca_") {
-            let matches = state.admin_token.as_deref().is_some_and(|token| api_key::hashes_equal(token, credential));
-            return if matches { Ok(Self::Admin) } else { Err(unauthorized()) };
+            let matches = state
+                .admin_token
+                .as_deref()
+                .is_some_and(|token| api_key::hashes_equal(token, credential));
+            return if matches {
+                Ok(Self::Admin)
+            } else {
+                Err(unauthorized())
+            };
         }
-        Ok(Self::User(state.service.authenticate_token(credential).await?))
+        Ok(Self::User(
+            state.service.authenticate_token(credential).await?,
+        ))
     }
 }
 
@@ -84,10 +103,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
-            .map_err(|_| ApiError::new(ErrorCode::InvalidJson, "the request body could not be read"))?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("the body is not valid JSON: {e}")))?;
-        serde_json::from_value(value).map(ApiJson).map_err(|e| ApiError(cc_protocol::classify_body_error(&e.to_string())))
+            .map_err(|_| {
+                ApiError::new(ErrorCode::InvalidJson, "the request body could not be read")
+            })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidJson,
+                format!("the body is not valid JSON: {e}"),
+            )
+        })?;
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|e| ApiError(cc_protocol::classify_body_error(&e.to_string())))
     }
 }
 
@@ -99,9 +126,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
-        serde_urlencoded::from_str(query).map(ApiQuery).map_err(|e| {
-            ApiError(cc_protocol::ErrorBody::new(ErrorCode::InvalidField, format!("invalid query parameters: {e}")).with_details(json!({"reason": e.to_string()})))
-        })
+        serde_urlencoded::from_str(query)
+            .map(ApiQuery)
+            .map_err(|e| {
+                ApiError(
+                    cc_protocol::ErrorBody::new(
+                        ErrorCode::InvalidField,
+                        format!("invalid query parameters: {e}"),
+                    )
+                    .with_details(json!({"reason": e.to_string()})),
+                )
+            })
     }
 }
 
@@ -118,12 +153,19 @@ impl PageQuery {
         match self.limit {
             None => Ok(50),
             Some(limit) if (1..=200).contains(&limit) => Ok(limit),
-            Some(_) => Err(ApiError(cc_protocol::ErrorBody::new(ErrorCode::InvalidField, "field `limit` must be 1-200").with_details(json!({"field": "limit"})))),
+            Some(_) => Err(ApiError(
+                cc_protocol::ErrorBody::new(ErrorCode::InvalidField, "field `limit` must be 1-200")
+                    .with_details(json!({"field": "limit"})),
+            )),
         }
     }
 }
 
 /// The cursor of the next page: the last item's key when the page was full.
 pub fn next_cursor<T>(items: &[T], limit: u32, key: impl Fn(&T) -> String) -> Option<String> {
-    if items.len() as u64 >= u64::from(limit) { items.last().map(key) } else { None }
+    if items.len() as u64 >= u64::from(limit) {
+        items.last().map(key)
+    } else {
+        None
+    }
 }

@@ -29,7 +29,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 pub async fn openapi() -> Response {
@@ -37,10 +41,20 @@ pub async fn openapi() -> Response {
 }
 
 /// Demo mode only: a token for a demo user without an API key, so the static page can log in.
-pub async fn demo_login(State(state): State<AppState>, ApiJson(body): ApiJson<DemoLogin>) -> ApiResult<Json<DemoToken>> {
+pub async fn demo_login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<DemoLogin>,
+) -> ApiResult<Json<DemoToken>> {
     let Some(app_id) = state.demo_app.clone() else {
         return Err(ApiError::new(ErrorCode::NotFound, "demo mode is off"));
     };
-    let minted = state.service.mint_token(&app_id, &UserId(body.user_id.clone()), None).await?;
-    Ok(Json(DemoToken { token: minted.token, app_id: app_id.0, user_id: body.user_id }))
+    let minted = state
+        .service
+        .mint_token(&app_id, &UserId(body.user_id.clone()), None)
+        .await?;
+    Ok(Json(DemoToken {
+        token: minted.token,
+        app_id: app_id.0,
+        user_id: body.user_id,
+    }))
 }

@@ -20,8 +20,17 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most queued frames written before one flush.
 const BATCH: usize = 512;
 
-pub(crate) trait Socket: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin + Send {}
-impl<T> Socket for T where T: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin + Send {}
+pub(crate) trait Socket:
+    Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin + Send
+{
+}
+impl<T> Socket for T where
+    T: Stream<Item = Result<Message, axum::Error>>
+        + Sink<Message, Error = axum::Error>
+        + Unpin
+        + Send
+{
+}
 
 /// Why the loop ended.
 enum End {
@@ -33,16 +42,32 @@ fn close_for_read_error(error: axum::Error) -> End {
     use tungstenite::error::{CapacityError, Error};
     let inner = error.into_inner();
     match inner.downcast_ref::<Error>() {
-        Some(Error::Utf8(_)) => End::Close(CloseCode::InvalidUtf8.code(), CloseCode::InvalidUtf8.reason()),
-        Some(Error::Capacity(CapacityError::MessageTooLong { .. })) => End::Close(CloseCode::TooBig.code(), CloseCode::TooBig.reason()),
+        Some(Error::Utf8(_)) => End::Close(
+            CloseCode::InvalidUtf8.code(),
+            CloseCode::InvalidUtf8.reason(),
+        ),
+        Some(Error::Capacity(CapacityError::MessageTooLong { .. })) => {
+            End::Close(CloseCode::TooBig.code(), CloseCode::TooBig.reason())
+        }
         Some(Error::Protocol(_)) => End::Close(1002, "protocol error"),
         _ => End::Gone,
     }
 }
 
-pub(crate) async fn serve<S: Socket>(mut socket: S, state: AppState, principal: Principal, session_id: SessionId, device: String) {
+pub(crate) async fn serve<S: Socket>(
+    mut socket: S,
+    state: AppState,
+    principal: Principal,
+    session_id: SessionId,
+    device: String,
+) {
     let settings = state.gateway.settings.clone();
-    let (handle, mut queue) = ConnHandle::new(principal.app_id.clone(), principal.user_id.clone(), session_id.clone(), settings.outbound_queue);
+    let (handle, mut queue) = ConnHandle::new(
+        principal.app_id.clone(),
+        principal.user_id.clone(),
+        session_id.clone(),
+        settings.outbound_queue,
+    );
     let handle = Arc::new(handle);
     state.gateway.registry().insert(&handle);
     state.metrics.connections.fetch_add(1, Ordering::Relaxed);
@@ -76,18 +101,37 @@ pub(crate) async fn serve<S: Socket>(mut socket: S, state: AppState, principal: 
         },
     });
     let mut conn = Conn::new(state.clone(), principal, Arc::clone(&handle));
-    let end = if write_frames(&mut socket, &[hello]).await { run_loop(&mut socket, &mut conn, &handle, &mut queue).await } else { End::Gone };
+    let end = if write_frames(&mut socket, &[hello]).await {
+        run_loop(&mut socket, &mut conn, &handle, &mut queue).await
+    } else {
+        End::Gone
+    };
     if let End::Close(code, reason) = end {
-        let frame = CloseFrame { code, reason: reason.into() };
-        let _ = tokio::time::timeout(Duration::from_secs(2), socket.send(Message::Close(Some(frame)))).await;
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            socket.send(Message::Close(Some(frame))),
+        )
+        .await;
     }
     state.gateway.registry().remove(&handle);
     state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
-    state.service.session_closed(&handle.app_id, &session_id).await;
+    state
+        .service
+        .session_closed(&handle.app_id, &session_id)
+        .await;
     tracing::debug!("disconnected");
 }
 
-async fn run_loop<S: Socket>(socket: &mut S, conn: &mut Conn, handle: &ConnHandle, queue: &mut tokio::sync::mpsc::Receiver<Arc<OutFrame>>) -> End {
+async fn run_loop<S: Socket>(
+    socket: &mut S,
+    conn: &mut Conn,
+    handle: &ConnHandle,
+    queue: &mut tokio::sync::mpsc::Receiver<Arc<OutFrame>>,
+) -> End {
     let settings = conn.state.gateway.settings.clone();
     let mut last_received = Instant::now();
     let heartbeat = tokio::time::sleep(settings.heartbeat);
@@ -164,7 +208,12 @@ async fn write_frames<S: Socket>(socket: &mut S, frames: &[ServerFrame]) -> bool
 }
 
 /// Write the first queued frame and everything else already queued, then flush once.
-async fn write_batch<S: Socket>(socket: &mut S, conn: &Conn, first: Arc<OutFrame>, queue: &mut tokio::sync::mpsc::Receiver<Arc<OutFrame>>) -> bool {
+async fn write_batch<S: Socket>(
+    socket: &mut S,
+    conn: &Conn,
+    first: Arc<OutFrame>,
+    queue: &mut tokio::sync::mpsc::Receiver<Arc<OutFrame>>,
+) -> bool {
     let metrics = &conn.state.metrics;
     let write = async {
         let mut next = Some(first);
@@ -178,7 +227,11 @@ async fn write_batch<S: Socket>(socket: &mut S, conn: &Conn, first: Arc<OutFrame
                 }
             }
             written += 1;
-            next = if written < BATCH { queue.try_recv().ok() } else { None };
+            next = if written < BATCH {
+                queue.try_recv().ok()
+            } else {
+                None
+            };
         }
         socket.flush().await
     };

@@ -6,10 +6,25 @@ use cc_protocol::{PresenceStatus, ReceiptFrame, ServerFrame, UpdateKind};
 /// The frame members see for an event, or `None` for events with no live frame.
 pub fn frame_for(event: &DomainEvent) -> Option<ServerFrame> {
     let frame = match event {
-        DomainEvent::MessageCreated { message } => ServerFrame::Message { message: message.view() },
-        DomainEvent::MessageEdited { message } => ServerFrame::Update { kind: UpdateKind::Edited, message: message.view() },
-        DomainEvent::MessageDeleted { message } => ServerFrame::Update { kind: UpdateKind::Deleted, message: message.view() },
-        DomainEvent::ReactionChanged { conversation_id, message_id, user_id, emoji, added, count } => ServerFrame::Reaction {
+        DomainEvent::MessageCreated { message } => ServerFrame::Message {
+            message: message.view(),
+        },
+        DomainEvent::MessageEdited { message } => ServerFrame::Update {
+            kind: UpdateKind::Edited,
+            message: message.view(),
+        },
+        DomainEvent::MessageDeleted { message } => ServerFrame::Update {
+            kind: UpdateKind::Deleted,
+            message: message.view(),
+        },
+        DomainEvent::ReactionChanged {
+            conversation_id,
+            message_id,
+            user_id,
+            emoji,
+            added,
+            count,
+        } => ServerFrame::Reaction {
             conversation_id: conversation_id.0.clone(),
             message_id: message_id.0.clone(),
             user_id: user_id.0.clone(),
@@ -17,24 +32,48 @@ pub fn frame_for(event: &DomainEvent) -> Option<ServerFrame> {
             added: *added,
             count: *count,
         },
-        DomainEvent::ReceiptMoved { conversation_id, user_id, delivered_seq, read_seq } => ServerFrame::Receipt(ReceiptFrame {
+        DomainEvent::ReceiptMoved {
+            conversation_id,
+            user_id,
+            delivered_seq,
+            read_seq,
+        } => ServerFrame::Receipt(ReceiptFrame {
             conversation_id: conversation_id.0.clone(),
             user_id: user_id.0.clone(),
             delivered_seq: *delivered_seq,
             read_seq: *read_seq,
         }),
-        DomainEvent::Typing { conversation_id, user_id, active, expires_in_ms } => ServerFrame::Typing {
+        DomainEvent::Typing {
+            conversation_id,
+            user_id,
+            active,
+            expires_in_ms,
+        } => ServerFrame::Typing {
             conversation_id: conversation_id.0.clone(),
             user_id: user_id.0.clone(),
             active: *active,
             expires_in_ms: *expires_in_ms,
         },
-        DomainEvent::PresenceChanged { user_id, online, last_seen_ms } => ServerFrame::Presence {
+        DomainEvent::PresenceChanged {
+            user_id,
+            online,
+            last_seen_ms,
+        } => ServerFrame::Presence {
             user_id: user_id.0.clone(),
-            status: if *online { PresenceStatus::Online } else { PresenceStatus::Offline },
+            status: if *online {
+                PresenceStatus::Online
+            } else {
+                PresenceStatus::Offline
+            },
             last_seen_ms: *last_seen_ms,
         },
-        DomainEvent::Membership { conversation_id, user_id, action, role, by } => ServerFrame::Membership {
+        DomainEvent::Membership {
+            conversation_id,
+            user_id,
+            action,
+            role,
+            by,
+        } => ServerFrame::Membership {
             conversation_id: conversation_id.0.clone(),
             user_id: user_id.0.clone(),
             action: *action,

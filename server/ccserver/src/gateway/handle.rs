@@ -39,9 +39,23 @@ pub enum Offer {
 }
 
 impl ConnHandle {
-    pub fn new(app_id: AppId, user_id: UserId, session_id: SessionId, capacity: usize) -> (Self, mpsc::Receiver<std::sync::Arc<OutFrame>>) {
+    pub fn new(
+        app_id: AppId,
+        user_id: UserId,
+        session_id: SessionId,
+        capacity: usize,
+    ) -> (Self, mpsc::Receiver<std::sync::Arc<OutFrame>>) {
         let (queue, receiver) = mpsc::channel(capacity);
-        let handle = Self { app_id, user_id, session_id, queue, capacity, live: AtomicBool::new(false), close_code: AtomicU16::new(0), close: Notify::new() };
+        let handle = Self {
+            app_id,
+            user_id,
+            session_id,
+            queue,
+            capacity,
+            live: AtomicBool::new(false),
+            close_code: AtomicU16::new(0),
+            close: Notify::new(),
+        };
         (handle, receiver)
     }
 
@@ -55,7 +69,11 @@ impl ConnHandle {
 
     /// Ask the connection to close with `code`; the first request wins.
     pub fn request_close(&self, code: CloseCode) {
-        if self.close_code.compare_exchange(0, code.code(), Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if self
+            .close_code
+            .compare_exchange(0, code.code(), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             self.close.notify_one();
         }
     }

@@ -18,29 +18,60 @@ pub struct WsParams {
     device: Option<String>,
 }
 
-pub async fn ws_handler(State(state): State<AppState>, Query(params): Query<WsParams>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+pub async fn ws_handler(
+    State(state): State<AppState>,
+    Query(params): Query<WsParams>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let refuse = |error: ApiError| {
         state.metrics.error(error.code());
         error.into_response()
     };
     if state.gateway.is_draining() {
-        return refuse(ApiError::new(ErrorCode::Unavailable, "this server is draining; connect to another one"));
+        return refuse(ApiError::new(
+            ErrorCode::Unavailable,
+            "this server is draining; connect to another one",
+        ));
     }
     if let Some(origin) = headers.get(ORIGIN) {
-        let allowed = origin.to_str().is_ok_and(|origin| state.gateway.settings.allowed_origins.iter().any(|a| a == origin));
+        let allowed = origin.to_str().is_ok_and(|origin| {
+            state
+                .gateway
+                .settings
+                .allowed_origins
+                .iter()
+                .any(|a| a == origin)
+        });
         if !allowed {
-            return refuse(ApiError::new(ErrorCode::OriginNotAllowed, "this Origin may not open a WebSocket here"));
+            return refuse(ApiError::new(
+                ErrorCode::OriginNotAllowed,
+                "this Origin may not open a WebSocket here",
+            ));
         }
     }
-    let header_token = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned);
+    let header_token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
     let Some(token) = params.token.or(header_token) else {
-        return refuse(ApiError::new(ErrorCode::Unauthorized, "pass a user token as ?token= or Authorization: Bearer"));
+        return refuse(ApiError::new(
+            ErrorCode::Unauthorized,
+            "pass a user token as ?token= or Authorization: Bearer",
+        ));
     };
     let principal = match state.service.authenticate_token(&token).await {
         Ok(principal) => principal,
         Err(error) => return refuse(error.into()),
     };
-    let device: String = params.device.unwrap_or_default().chars().filter(|c| !c.is_control()).take(64).collect();
+    let device: String = params
+        .device
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
     let settings = &state.gateway.settings;
     upgrade
         .read_buffer_size(settings.read_buffer_bytes)

@@ -27,7 +27,11 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(settings: GatewaySettings) -> Self {
-        Self { settings, registry: Registry::default(), draining: AtomicBool::new(false) }
+        Self {
+            settings,
+            registry: Registry::default(),
+            draining: AtomicBool::new(false),
+        }
     }
 
     pub(crate) fn registry(&self) -> &Registry {
@@ -50,7 +54,8 @@ impl Gateway {
         if connections.is_empty() {
             return;
         }
-        let step = self.settings.drain / u32::try_from(connections.len()).unwrap_or(u32::MAX).max(1);
+        let step =
+            self.settings.drain / u32::try_from(connections.len()).unwrap_or(u32::MAX).max(1);
         let start = Instant::now();
         for (index, connection) in connections.iter().enumerate() {
             let due = start + step * u32::try_from(index).unwrap_or(u32::MAX);
@@ -65,9 +70,13 @@ impl Gateway {
     }
 
     fn fan_out(&self, envelope: &Envelope, users: &[cc_core::ids::UserId]) {
-        let Some(frame) = frames::frame_for(&envelope.event) else { return };
+        let Some(frame) = frames::frame_for(&envelope.event) else {
+            return;
+        };
         let message_key = match &envelope.event {
-            DomainEvent::MessageCreated { message } => Some((message.conversation_id.clone(), message.seq)),
+            DomainEvent::MessageCreated { message } => {
+                Some((message.conversation_id.clone(), message.seq))
+            }
             _ => None,
         };
         let out = Arc::new(OutFrame {
@@ -77,16 +86,30 @@ impl Gateway {
             message_key,
         });
         for user_id in users {
-            self.registry.for_user(&envelope.app_id, user_id, |connection| {
-                if connection.is_live() {
-                    connection.offer(&out);
-                }
-            });
+            self.registry
+                .for_user(&envelope.app_id, user_id, |connection| {
+                    if connection.is_live() {
+                        connection.offer(&out);
+                    }
+                });
         }
     }
 }
 
 impl EventSink for Gateway {
+    /// The bus may have missed events (a distributed bus lost its subscription): close every connection with
+    /// 1012 so each client reconnects and resumes from the store, and no gap stays silent.
+    fn continuity_lost(&self) {
+        let connections = self.registry.all();
+        tracing::warn!(
+            connections = connections.len(),
+            "event continuity lost; asking clients to resume"
+        );
+        for connection in connections {
+            connection.request_close(CloseCode::Restart);
+        }
+    }
+
     fn deliver(&self, envelope: &Arc<Envelope>) {
         match (&envelope.event, &envelope.recipients) {
             (DomainEvent::SessionRevoked { session_id, .. }, _) => {
@@ -97,7 +120,10 @@ impl EventSink for Gateway {
                 }
             }
             (DomainEvent::UserDeactivated { user_id }, _) => {
-                self.registry.for_user(&envelope.app_id, user_id, |connection| connection.request_close(CloseCode::TokenExpired));
+                self.registry
+                    .for_user(&envelope.app_id, user_id, |connection| {
+                        connection.request_close(CloseCode::TokenExpired);
+                    });
             }
             (_, Recipients::Users(users)) => self.fan_out(envelope, users),
             _ => {}

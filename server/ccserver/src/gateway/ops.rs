@@ -21,12 +21,20 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub fn new(state: AppState, principal: Principal, handle: Arc<ConnHandle>) -> Self {
-        Self { state, principal, handle, replayed: HashMap::new() }
+        Self {
+            state,
+            principal,
+            handle,
+            replayed: HashMap::new(),
+        }
     }
 
     pub fn already_replayed(&self, frame: &OutFrame) -> bool {
         match &frame.message_key {
-            Some((conversation, seq)) if !self.replayed.is_empty() => self.replayed.get(conversation).is_some_and(|upto| seq <= upto),
+            Some((conversation, seq)) if !self.replayed.is_empty() => self
+                .replayed
+                .get(conversation)
+                .is_some_and(|upto| seq <= upto),
             _ => false,
         }
     }
@@ -34,11 +42,20 @@ impl Conn {
 
 fn error_frame(conn: &Conn, id: Option<String>, error: &DomainError) -> ServerFrame {
     conn.state.metrics.error(error.code());
-    ServerFrame::Error { id, code: error.body.code, message: error.body.message.clone(), details: error.body.details.clone() }
+    ServerFrame::Error {
+        id,
+        code: error.body.code,
+        message: error.body.message.clone(),
+        details: error.body.details.clone(),
+    }
 }
 
 fn ack(id: Option<String>) -> ServerFrame {
-    ServerFrame::Ack(AckFrame { id, server_time_ms: now_ms(), ..AckFrame::default() })
+    ServerFrame::Ack(AckFrame {
+        id,
+        server_time_ms: now_ms(),
+        ..AckFrame::default()
+    })
 }
 
 pub(crate) async fn handle_text(conn: &mut Conn, text: &str) -> Vec<ServerFrame> {
@@ -46,7 +63,12 @@ pub(crate) async fn handle_text(conn: &mut Conn, text: &str) -> Vec<ServerFrame>
         Ok(frame) => frame,
         Err(error) => {
             conn.state.metrics.error(error.body.code);
-            return vec![ServerFrame::Error { id: error.id, code: error.body.code, message: error.body.message, details: error.body.details }];
+            return vec![ServerFrame::Error {
+                id: error.id,
+                code: error.body.code,
+                message: error.body.message,
+                details: error.body.details,
+            }];
         }
     };
     let id = frame.request_id().map(str::to_owned);
@@ -70,7 +92,10 @@ async fn handle(conn: &mut Conn, frame: ClientFrame) -> Result<Vec<ServerFrame>,
             };
             let (message, duplicate) = service.send_message(principal, request).await?;
             if !duplicate {
-                conn.state.metrics.messages_sent.fetch_add(1, Ordering::Relaxed);
+                conn.state
+                    .metrics
+                    .messages_sent
+                    .fetch_add(1, Ordering::Relaxed);
             }
             vec![ServerFrame::Ack(AckFrame {
                 id: send.id,
@@ -84,27 +109,68 @@ async fn handle(conn: &mut Conn, frame: ClientFrame) -> Result<Vec<ServerFrame>,
             })]
         }
         ClientFrame::Edit(edit) => {
-            service.edit_message(principal, &ConversationId(edit.conversation_id), &MessageId(edit.message_id), edit.body).await?;
+            service
+                .edit_message(
+                    principal,
+                    &ConversationId(edit.conversation_id),
+                    &MessageId(edit.message_id),
+                    edit.body,
+                )
+                .await?;
             vec![ack(edit.id)]
         }
         ClientFrame::Delete(delete) => {
-            service.delete_message(principal, &ConversationId(delete.conversation_id), &MessageId(delete.message_id)).await?;
+            service
+                .delete_message(
+                    principal,
+                    &ConversationId(delete.conversation_id),
+                    &MessageId(delete.message_id),
+                )
+                .await?;
             vec![ack(delete.id)]
         }
         ClientFrame::React(react) => {
-            service.react(principal, &ConversationId(react.conversation_id), &MessageId(react.message_id), &react.emoji, !react.remove).await?;
+            service
+                .react(
+                    principal,
+                    &ConversationId(react.conversation_id),
+                    &MessageId(react.message_id),
+                    &react.emoji,
+                    !react.remove,
+                )
+                .await?;
             vec![ack(react.id)]
         }
         ClientFrame::Typing(typing) => {
-            service.typing(principal, &ConversationId(typing.conversation_id), typing.active).await?;
+            service
+                .typing(
+                    principal,
+                    &ConversationId(typing.conversation_id),
+                    typing.active,
+                )
+                .await?;
             Vec::new()
         }
         ClientFrame::MarkDelivered(mark) => {
-            service.mark(principal, &ConversationId(mark.conversation_id), Some(mark.seq), None).await?;
+            service
+                .mark(
+                    principal,
+                    &ConversationId(mark.conversation_id),
+                    Some(mark.seq),
+                    None,
+                )
+                .await?;
             vec![ack(mark.id)]
         }
         ClientFrame::MarkRead(mark) => {
-            service.mark(principal, &ConversationId(mark.conversation_id), None, Some(mark.seq)).await?;
+            service
+                .mark(
+                    principal,
+                    &ConversationId(mark.conversation_id),
+                    None,
+                    Some(mark.seq),
+                )
+                .await?;
             vec![ack(mark.id)]
         }
         ClientFrame::Resume(resume) => resume_frames(conn, resume).await,
@@ -122,23 +188,40 @@ async fn resume_frames(conn: &mut Conn, resume: ResumeFrame) -> Vec<ServerFrame>
     let mut replayed = 0_u64;
     for (conversation, last_seq) in resume.conversations.into_iter().take(1000) {
         let conversation = ConversationId(conversation);
-        match service.replay(&conn.principal, &conversation, last_seq).await {
+        match service
+            .replay(&conn.principal, &conversation, last_seq)
+            .await
+        {
             Ok(ReplayOutcome::Messages(messages)) => {
                 let upto = messages.last().map_or(last_seq, |m| m.seq);
                 replayed += messages.len() as u64;
-                frames.extend(messages.iter().map(|m| ServerFrame::Message { message: m.view() }));
+                frames.extend(
+                    messages
+                        .iter()
+                        .map(|m| ServerFrame::Message { message: m.view() }),
+                );
                 conn.replayed.insert(conversation, upto);
             }
             Ok(ReplayOutcome::Reset { latest_seq }) => {
-                frames.push(ServerFrame::Reset { conversation_id: conversation.0.clone(), latest_seq, reason: "replay_window_exceeded".into() });
+                frames.push(ServerFrame::Reset {
+                    conversation_id: conversation.0.clone(),
+                    latest_seq,
+                    reason: "replay_window_exceeded".into(),
+                });
                 conn.replayed.insert(conversation, latest_seq);
             }
             Err(error) => {
-                let error = error.with_details(serde_json::json!({"conversation_id": conversation.0}));
+                let error =
+                    error.with_details(serde_json::json!({"conversation_id": conversation.0}));
                 frames.push(error_frame(conn, resume.id.clone(), &error));
             }
         }
     }
-    frames.push(ServerFrame::Ack(AckFrame { id: resume.id, server_time_ms: now_ms(), replayed: Some(replayed), ..AckFrame::default() }));
+    frames.push(ServerFrame::Ack(AckFrame {
+        id: resume.id,
+        server_time_ms: now_ms(),
+        replayed: Some(replayed),
+        ..AckFrame::default()
+    }));
     frames
 }

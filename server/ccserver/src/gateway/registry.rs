@@ -23,14 +23,19 @@ fn shard_of(key: &impl Hash) -> usize {
 
 impl Default for Registry {
     fn default() -> Self {
-        Self { users: (0..SHARDS).map(|_| RwLock::default()).collect(), sessions: (0..SHARDS).map(|_| RwLock::default()).collect() }
+        Self {
+            users: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            sessions: (0..SHARDS).map(|_| RwLock::default()).collect(),
+        }
     }
 }
 
 impl Registry {
     pub fn insert(&self, handle: &Arc<ConnHandle>) {
         if let Ok(mut map) = self.users[shard_of(&handle.user_id)].write() {
-            map.entry(handle.user_id.clone()).or_default().push(Arc::clone(handle));
+            map.entry(handle.user_id.clone())
+                .or_default()
+                .push(Arc::clone(handle));
         }
         if let Ok(mut map) = self.sessions[shard_of(&handle.session_id)].write() {
             map.insert(handle.session_id.clone(), Arc::clone(handle));
@@ -56,15 +61,25 @@ impl Registry {
         if let Ok(map) = self.users[shard_of(user_id)].read()
             && let Some(list) = map.get(user_id)
         {
-            list.iter().filter(|handle| handle.app_id == *app_id).for_each(&mut f);
+            list.iter()
+                .filter(|handle| handle.app_id == *app_id)
+                .for_each(&mut f);
         }
     }
 
     pub fn session(&self, session_id: &SessionId) -> Option<Arc<ConnHandle>> {
-        self.sessions[shard_of(session_id)].read().ok()?.get(session_id).cloned()
+        self.sessions[shard_of(session_id)]
+            .read()
+            .ok()?
+            .get(session_id)
+            .cloned()
     }
 
     pub fn all(&self) -> Vec<Arc<ConnHandle>> {
-        self.sessions.iter().filter_map(|shard| shard.read().ok()).flat_map(|map| map.values().cloned().collect::<Vec<_>>()).collect()
+        self.sessions
+            .iter()
+            .filter_map(|shard| shard.read().ok())
+            .flat_map(|map| map.values().cloned().collect::<Vec<_>>())
+            .collect()
     }
 }

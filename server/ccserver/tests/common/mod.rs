@@ -22,7 +22,7 @@ pub struct TestServer {
     pub app_id: String,
     pub api_key: String,
     pub data_dir: PathBuf,
-    _temp: Option<tempfile::TempDir>,
+    temp: Option<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     http: reqwest::Client,
@@ -35,8 +35,16 @@ pub fn options(data_dir: &std::path::Path) -> StateOptions {
         keys_dir: data_dir.join("keys"),
         create_keys: true,
         admin_token: Some("cca_0123456789abcdef0123456789abcdef".into()),
-        gateway: GatewaySettings { allowed_origins: vec!["https://chat.example".into()], drain: Duration::from_millis(300), ..GatewaySettings::default() },
-        limits: cc_core::CoreLimits { messages_per_sec: 1000, message_burst: 1000, ..cc_core::CoreLimits::default() },
+        gateway: GatewaySettings {
+            allowed_origins: vec!["https://chat.example".into()],
+            drain: Duration::from_millis(300),
+            ..GatewaySettings::default()
+        },
+        limits: cc_core::CoreLimits {
+            messages_per_sec: 1000,
+            message_burst: 1000,
+            ..cc_core::CoreLimits::default()
+        },
     }
 }
 
@@ -49,21 +57,24 @@ impl TestServer {
         let temp = tempfile::tempdir().unwrap();
         let dir = temp.path().to_owned();
         let mut server = Self::start_in(dir, configure, None).await;
-        server._temp = Some(temp);
+        server.temp = Some(temp);
         server
     }
 
     /// Start over `data_dir`; reuses the app when `app` is given (restart tests).
-    pub async fn start_in(data_dir: PathBuf, configure: impl FnOnce(&mut StateOptions), app: Option<(String, String)>) -> Self {
+    pub async fn start_in(
+        data_dir: PathBuf,
+        configure: impl FnOnce(&mut StateOptions),
+        app: Option<(String, String)>,
+    ) -> Self {
         let mut options = options(&data_dir);
         configure(&mut options);
         let state = server::build_state(options).await.unwrap();
-        let (app_id, api_key) = match app {
-            Some(app) => app,
-            None => {
-                let (app, key) = state.service.create_app("test").await.unwrap();
-                (app.id.0, key.api_key)
-            }
+        let (app_id, api_key) = if let Some(app) = app {
+            app
+        } else {
+            let (app, key) = state.service.create_app("test").await.unwrap();
+            (app.id.0, key.api_key)
         };
         let router = server::app(state.clone(), Roles::ALL, &WebAssets::None);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -72,7 +83,17 @@ impl TestServer {
         let task = tokio::spawn(server::run(listener, state.clone(), router, async move {
             let _ = rx.await;
         }));
-        Self { addr, state, app_id, api_key, data_dir, _temp: None, shutdown: Some(tx), task, http: reqwest::Client::new() }
+        Self {
+            addr,
+            state,
+            app_id,
+            api_key,
+            data_dir,
+            temp: None,
+            shutdown: Some(tx),
+            task,
+            http: reqwest::Client::new(),
+        }
     }
 
     /// Drain and stop; returns once the server task ended.
@@ -80,8 +101,12 @@ impl TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        tokio::time::timeout(WAIT, &mut self.task).await.unwrap().unwrap().unwrap();
-        self._temp.take()
+        tokio::time::timeout(WAIT, &mut self.task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        self.temp.take()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -89,7 +114,13 @@ impl TestServer {
     }
 
     /// One REST call; answers (status, JSON body or Null).
-    pub async fn rest(&self, method: &str, path: &str, credential: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn rest(
+        &self,
+        method: &str,
+        path: &str,
+        credential: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self.http.request(method, self.url(path));
         if let Some(credential) = credential {
@@ -105,12 +136,26 @@ impl TestServer {
     }
 
     pub async fn create_user(&self, user_id: &str) {
-        let (status, body) = self.rest("POST", "/v1/users", Some(&self.api_key.clone()), Some(json!({"user_id": user_id, "name": user_id}))).await;
+        let (status, body) = self
+            .rest(
+                "POST",
+                "/v1/users",
+                Some(&self.api_key.clone()),
+                Some(json!({"user_id": user_id, "name": user_id})),
+            )
+            .await;
         assert_eq!(status, 201, "{body}");
     }
 
     pub async fn token(&self, user_id: &str) -> String {
-        let (status, body) = self.rest("POST", &format!("/v1/users/{user_id}/tokens"), Some(&self.api_key.clone()), Some(json!({}))).await;
+        let (status, body) = self
+            .rest(
+                "POST",
+                &format!("/v1/users/{user_id}/tokens"),
+                Some(&self.api_key.clone()),
+                Some(json!({})),
+            )
+            .await;
         assert_eq!(status, 201, "{body}");
         body["token"].as_str().unwrap().to_owned()
     }
@@ -126,14 +171,24 @@ impl TestServer {
     }
 
     pub async fn direct(&self, token: &str, peer: &str) -> String {
-        let (status, body) = self.rest("POST", "/v1/conversations", Some(token), Some(json!({"type": "direct", "peer_id": peer}))).await;
+        let (status, body) = self
+            .rest(
+                "POST",
+                "/v1/conversations",
+                Some(token),
+                Some(json!({"type": "direct", "peer_id": peer})),
+            )
+            .await;
         assert!(status == 201, "{body}");
         body["conversation_id"].as_str().unwrap().to_owned()
     }
 
     pub async fn group(&self, token: &str, members: &[&str]) -> String {
-        let body = json!({"type": "group", "name": "g", "visibility": "private", "members": members});
-        let (status, body) = self.rest("POST", "/v1/conversations", Some(token), Some(body)).await;
+        let body =
+            json!({"type": "group", "name": "g", "visibility": "private", "members": members});
+        let (status, body) = self
+            .rest("POST", "/v1/conversations", Some(token), Some(body))
+            .await;
         assert_eq!(status, 201, "{body}");
         body["conversation_id"].as_str().unwrap().to_owned()
     }
@@ -162,10 +217,18 @@ impl Client {
     pub async fn connect(addr: SocketAddr, token: &str) -> Self {
         let url = format!("ws://{addr}/v1/ws?token={token}");
         let (stream, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let mut client = Self { stream, session_id: String::new(), next_id: 0, pending: std::collections::VecDeque::new() };
+        let mut client = Self {
+            stream,
+            session_id: String::new(),
+            next_id: 0,
+            pending: std::collections::VecDeque::new(),
+        };
         let hello = client.next().await;
         assert_eq!(hello["op"], "hello", "{hello}");
-        client.session_id = hello["session_id"].as_str().unwrap().to_owned();
+        hello["session_id"]
+            .as_str()
+            .unwrap()
+            .clone_into(&mut client.session_id);
         client
     }
 
@@ -175,7 +238,10 @@ impl Client {
     }
 
     pub async fn send(&mut self, frame: Value) {
-        self.stream.send(Message::text(frame.to_string())).await.unwrap();
+        self.stream
+            .send(Message::text(frame.to_string()))
+            .await
+            .unwrap();
     }
 
     /// The next JSON frame (pings skipped), or a panic after the deadline.
@@ -190,7 +256,9 @@ impl Client {
         tokio::time::timeout(WAIT, async {
             loop {
                 match self.stream.next().await {
-                    Some(Ok(Message::Text(text))) => return serde_json::from_str::<Value>(&text).unwrap(),
+                    Some(Ok(Message::Text(text))) => {
+                        return serde_json::from_str::<Value>(&text).unwrap();
+                    }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     other => panic!("expected a frame, got {other:?}"),
                 }
@@ -207,14 +275,21 @@ impl Client {
             if frame["op"] == op {
                 return frame;
             }
-            assert!(frame["op"] == "presence" || frame["op"] == "typing" || frame["op"] == "receipt" || frame["op"] == "membership", "expected {op}, got {frame}");
+            assert!(
+                frame["op"] == "presence"
+                    || frame["op"] == "typing"
+                    || frame["op"] == "receipt"
+                    || frame["op"] == "membership",
+                "expected {op}, got {frame}"
+            );
         }
     }
 
     /// Send `resume` and collect every frame up to its ack (inclusive).
     pub async fn resume(&mut self, conversations: BTreeMap<String, i64>) -> Vec<Value> {
         let id = self.request_id();
-        self.send(json!({"op": "resume", "id": id, "conversations": conversations})).await;
+        self.send(json!({"op": "resume", "id": id, "conversations": conversations}))
+            .await;
         let mut frames = Vec::new();
         loop {
             let frame = self.next().await;
@@ -227,7 +302,12 @@ impl Client {
     }
 
     /// Send a text message and wait for its ack (other frames before it are returned too).
-    pub async fn send_text(&mut self, conversation: &str, client_msg_id: &str, text: &str) -> Value {
+    pub async fn send_text(
+        &mut self,
+        conversation: &str,
+        client_msg_id: &str,
+        text: &str,
+    ) -> Value {
         let id = self.request_id();
         self.send(json!({"op": "send", "id": id, "conversation_id": conversation, "client_msg_id": client_msg_id, "body": {"type": "text", "text": text}})).await;
         self.answer(&id).await
@@ -259,7 +339,9 @@ impl Client {
         tokio::time::timeout(WAIT, async {
             loop {
                 match self.stream.next().await {
-                    Some(Ok(Message::Close(frame))) => return frame.map_or(1005, |f| u16::from(f.code)),
+                    Some(Ok(Message::Close(frame))) => {
+                        return frame.map_or(1005, |f| u16::from(f.code));
+                    }
                     Some(Ok(_)) => {}
                     other => panic!("expected a close frame, got {other:?}"),
                 }
@@ -278,7 +360,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
