@@ -19,7 +19,7 @@ url_rest="${url_rest#*:}"
 DB_PASSWORD="${url_rest%%@*}"
 DB_NAME="${CC_TEST_MYSQL_URL##*/}"
 
-root_sql() { mariadb --no-defaults --protocol=socket --socket="$SOCKET" -uroot --batch --skip-column-names "$@"; }
+root_sql() { mariadb --no-defaults --protocol=socket --socket="$SOCKET" -uroot --batch --skip-column-names; }
 socket_ping() { mariadb-admin --no-defaults --protocol=socket --socket="$SOCKET" -uroot ping; }
 # The readiness that matters to tests: the test user logs in over TCP on the test port and sees its database.
 tcp_ready() {

@@ -75,6 +75,8 @@ start_cluster() {
         cluster_ok_everywhere
 }
 
+port_closed() { ! port_open "$1"; }
+
 # redis-server rewrites its process title (dropping the --dir path pid_alive looks for), so the server is
 # asked to shut down itself, and the port is watched until it closes.
 stop_node() {
@@ -82,7 +84,6 @@ stop_node() {
     rm -f "$(node_pid "$port")"
     ping_node "$port" || return 0
     redis-cli -h 127.0.0.1 -p "$port" shutdown nosave > /dev/null 2>&1 || true
-    port_closed() { ! port_open "$1"; }
     wait_for "redis on 127.0.0.1:$port stopping" 20 "$(node_log "$port")" port_closed "$port"
 }
 stop_standalone() { stop_node "$STANDALONE_PORT"; }
