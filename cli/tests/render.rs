@@ -227,3 +227,30 @@ fn refuses_to_replace_a_directory_it_did_not_write() {
         "mine\n"
     );
 }
+
+#[test]
+fn a_reused_object_name_with_new_content_is_caught() {
+    let fixture = Fixture::new("dev", true);
+    let out = fixture.render_ok();
+    // Pretend the previous render shipped different content under the current NGINX config name: the
+    // next render must refuse (Swarm configs are immutable) and leave the directory as it was.
+    let manifest_path = out.join("MANIFEST");
+    let manifest = std::fs::read_to_string(&manifest_path).unwrap();
+    let line = manifest
+        .lines()
+        .find(|line| line.starts_with("object ") && line.contains("_nginx_nginx_conf_"))
+        .unwrap()
+        .to_owned();
+    let name = line.rsplit(' ').next().unwrap().to_owned();
+    let tampered = manifest.replace(&line, &format!("object {} {name}", "0".repeat(64)));
+    std::fs::write(&manifest_path, &tampered).unwrap();
+    let output = fixture.render(&["-o", "out"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("objects.{name}")), "{stderr}");
+    assert!(
+        stderr.contains("content changed but the Docker object name did not"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&manifest_path).unwrap(), tampered);
+}

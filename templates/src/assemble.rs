@@ -345,9 +345,15 @@ impl Builder<'_> {
         let secrets = spec
             .secrets
             .iter()
-            .map(|key| Mount {
-                source: key.id().to_owned(),
-                target: self.secret_target(*key),
+            .map(|key| {
+                // mongod (uid 999 in the image) refuses a keyfile readable by others.
+                let private = *key == SecretKey::MongodbKeyfile;
+                Mount {
+                    source: key.id().to_owned(),
+                    target: self.secret_target(*key),
+                    uid: private.then(|| "999".to_owned()),
+                    mode: private.then(|| "0400".to_owned()),
+                }
             })
             .collect();
         self.services.push(Service {
@@ -369,13 +375,23 @@ impl Builder<'_> {
             volumes: spec
                 .volumes
                 .into_iter()
-                .map(|(source, target)| Mount { source, target })
+                .map(|(source, target)| Mount {
+                    source,
+                    target,
+                    uid: None,
+                    mode: None,
+                })
                 .collect(),
             secrets,
             configs: spec
                 .configs
                 .into_iter()
-                .map(|(source, target)| Mount { source, target })
+                .map(|(source, target)| Mount {
+                    source,
+                    target,
+                    uid: None,
+                    mode: None,
+                })
                 .collect(),
             healthcheck,
             stop_grace_period_s: spec.stop_grace_period_s,

@@ -118,6 +118,9 @@ pub struct Port {
 pub struct Mount {
     pub source: String,
     pub target: String,
+    /// Owner uid and mode of a mounted secret, for programs that refuse readable key files (mongod).
+    pub uid: Option<String>,
+    pub mode: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
