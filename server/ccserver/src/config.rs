@@ -29,6 +29,15 @@ pub struct RawConfig {
     pub demo: RawDemo,
     #[serde(default)]
     pub log: RawLog,
+    /// `embedded` (SQLite, in-process bus and presence) or `production` (the `[production]` backends).
+    #[serde(default = "default_backend")]
+    pub backend: String,
+    #[serde(default)]
+    pub production: Option<crate::backends::RawProduction>,
+}
+
+fn default_backend() -> String {
+    "embedded".into()
 }
 
 fn default_roles() -> Vec<String> {
@@ -49,7 +58,11 @@ pub struct RawStorage {
 
 impl Default for RawStorage {
     fn default() -> Self {
-        Self { kind: "sqlite".into(), path: PathBuf::from("ccserver.db"), durability: "normal".into() }
+        Self {
+            kind: "sqlite".into(),
+            path: PathBuf::from("ccserver.db"),
+            durability: "normal".into(),
+        }
     }
 }
 
@@ -65,7 +78,11 @@ pub struct RawAuth {
 
 impl Default for RawAuth {
     fn default() -> Self {
-        Self { keys_dir: PathBuf::from("keys"), create_keys: false, admin_token_file: None }
+        Self {
+            keys_dir: PathBuf::from("keys"),
+            create_keys: false,
+            admin_token_file: None,
+        }
     }
 }
 
@@ -145,7 +162,10 @@ pub struct RawLog {
 
 impl Default for RawLog {
     fn default() -> Self {
-        Self { format: "json".into(), filter: "info".into() }
+        Self {
+            format: "json".into(),
+            filter: "info".into(),
+        }
     }
 }
 
@@ -157,7 +177,10 @@ pub struct Roles {
 }
 
 impl Roles {
-    pub const ALL: Roles = Roles { api: true, gateway: true };
+    pub const ALL: Roles = Roles {
+        api: true,
+        gateway: true,
+    };
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -203,6 +226,8 @@ pub struct Settings {
     pub demo: bool,
     pub log_json: bool,
     pub log_filter: String,
+    /// Set with `backend = "production"`: the connected backends replace SQLite and the in-process parts.
+    pub production: Option<crate::backends::ProductionSettings>,
 }
 
 /// One problem: where, what, and how to fix it.
@@ -215,17 +240,29 @@ pub struct Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is not valid: {source}")]
-    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
     #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  {}: {}", p.path, p.message)).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Problem>),
 }
 
 impl RawConfig {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source: Box::new(source) })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
     }
 
     /// Environment overrides (file < env), given the variables as a lookup so this stays pure.
@@ -246,66 +283,117 @@ impl RawConfig {
         if let Some(format) = lookup(env::LOG_FORMAT) {
             self.log.format = format;
         }
+        if let Some(backend) = lookup(env::BACKEND) {
+            self.backend = backend;
+        }
+        if self.backend == "production" {
+            self.production = Some(self.production.take().unwrap_or_default().with_env(&lookup));
+        }
         self
     }
 
     /// Check everything, collecting every problem. Reads the admin token file (a secret).
     pub fn validate(self) -> Result<Settings, ConfigError> {
         let mut problems = Vec::new();
-        let mut problem = |path: &str, message: String| problems.push(Problem { path: path.into(), message });
+        let mut problem = |path: &str, message: String| {
+            problems.push(Problem {
+                path: path.into(),
+                message,
+            });
+        };
         if self.version != 1 {
-            problem("version", format!("is {}; this server reads version 1", self.version));
+            problem(
+                "version",
+                format!("is {}; this server reads version 1", self.version),
+            );
         }
         let mut roles = Roles::default();
         for role in &self.roles {
             match role.as_str() {
                 "api" => roles.api = true,
                 "gateway" => roles.gateway = true,
-                other => problem("roles", format!("`{other}` is not a role; use `api` and/or `gateway`")),
+                other => problem(
+                    "roles",
+                    format!("`{other}` is not a role; use `api` and/or `gateway`"),
+                ),
             }
         }
         let listen = self.listen.parse::<SocketAddr>().unwrap_or_else(|_| {
-            problem("listen", format!("`{}` is not an address like 127.0.0.1:8080", self.listen));
+            problem(
+                "listen",
+                format!("`{}` is not an address like 127.0.0.1:8080", self.listen),
+            );
             SocketAddr::from(([127, 0, 0, 1], 0))
         });
         if self.storage.kind != "sqlite" {
-            problem("storage.kind", format!("`{}` is not supported by this build; use `sqlite`", self.storage.kind));
+            problem(
+                "storage.kind",
+                format!(
+                    "`{}` is not supported by this build; use `sqlite`",
+                    self.storage.kind
+                ),
+            );
         }
         let durability = match self.storage.durability.as_str() {
             "normal" => cc_store_sqlite::Durability::Normal,
             "full" => cc_store_sqlite::Durability::Full,
             other => {
-                problem("storage.durability", format!("`{other}` is not `normal` or `full`"));
+                problem(
+                    "storage.durability",
+                    format!("`{other}` is not `normal` or `full`"),
+                );
                 cc_store_sqlite::Durability::Normal
             }
         };
         let g = &self.gateway;
         if !(1024..=16 * 1024 * 1024).contains(&g.max_frame_bytes) {
-            problem("gateway.max_frame_bytes", "must be between 1 KiB and 16 MiB".into());
+            problem(
+                "gateway.max_frame_bytes",
+                "must be between 1 KiB and 16 MiB".into(),
+            );
         }
         if g.outbound_queue < 8 {
             problem("gateway.outbound_queue", "must be at least 8 frames".into());
         }
         if g.heartbeat_ms == 0 || g.idle_timeout_ms <= g.heartbeat_ms {
-            problem("gateway.idle_timeout_ms", "must be greater than gateway.heartbeat_ms (> 0)".into());
+            problem(
+                "gateway.idle_timeout_ms",
+                "must be greater than gateway.heartbeat_ms (> 0)".into(),
+            );
         }
         for origin in &g.allowed_origins {
-            if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
-                problem("gateway.allowed_origins", format!("`{origin}` must look like https://host[:port] without a trailing slash"));
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.ends_with('/')
+            {
+                problem(
+                    "gateway.allowed_origins",
+                    format!(
+                        "`{origin}` must look like https://host[:port] without a trailing slash"
+                    ),
+                );
             }
         }
         let l = &self.limits;
         if l.max_text_bytes == 0 || l.max_text_bytes + 1024 > g.max_frame_bytes {
-            problem("limits.max_text_bytes", "must be positive and at least 1 KiB below gateway.max_frame_bytes".into());
+            problem(
+                "limits.max_text_bytes",
+                "must be positive and at least 1 KiB below gateway.max_frame_bytes".into(),
+            );
         }
         if l.messages_per_sec == 0 || l.message_burst == 0 {
-            problem("limits.messages_per_sec", "and limits.message_burst must be positive".into());
+            problem(
+                "limits.messages_per_sec",
+                "and limits.message_burst must be positive".into(),
+            );
         }
         if l.replay_window == 0 {
             problem("limits.replay_window", "must be positive".into());
         }
         if l.token_ttl_default_secs == 0 || l.token_ttl_default_secs > l.token_ttl_max_secs {
-            problem("limits.token_ttl_default_secs", "must be positive and at most limits.token_ttl_max_secs".into());
+            problem(
+                "limits.token_ttl_default_secs",
+                "must be positive and at most limits.token_ttl_max_secs".into(),
+            );
         }
         let log_json = match self.log.format.as_str() {
             "json" => true,
@@ -318,16 +406,51 @@ impl RawConfig {
         let admin_token = match &self.auth.admin_token_file {
             None => None,
             Some(path) => match std::fs::read_to_string(path) {
-                Ok(text) if text.trim().starts_with("cca_") && text.trim().len() >= 36 => Some(text.trim().to_owned()),
+                Ok(text) if text.trim().starts_with("cca_") && text.trim().len() >= 36 => {
+                    Some(text.trim().to_owned())
+                }
                 Ok(_) => {
-                    problem("auth.admin_token_file", format!("{} must hold `cca_` followed by at least 32 random characters", path.display()));
+                    problem(
+                        "auth.admin_token_file",
+                        format!(
+                            "{} must hold `cca_` followed by at least 32 random characters",
+                            path.display()
+                        ),
+                    );
                     None
                 }
                 Err(error) => {
-                    problem("auth.admin_token_file", format!("cannot read {}: {error}", path.display()));
+                    problem(
+                        "auth.admin_token_file",
+                        format!("cannot read {}: {error}", path.display()),
+                    );
                     None
                 }
             },
+        };
+        let production = match (self.backend.as_str(), &self.production) {
+            ("embedded", _) => None,
+            ("production", Some(raw)) => match raw.validate() {
+                Ok(settings) => Some(settings),
+                Err(found) => {
+                    problems.extend(found);
+                    None
+                }
+            },
+            ("production", None) => {
+                problems.push(Problem {
+                    path: "production".into(),
+                    message: "is required with backend = \"production\"".into(),
+                });
+                None
+            }
+            (other, _) => {
+                problems.push(Problem {
+                    path: "backend".into(),
+                    message: format!("`{other}` is not `embedded` or `production`"),
+                });
+                None
+            }
         };
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
@@ -364,6 +487,7 @@ impl RawConfig {
             demo: self.demo.enabled,
             log_json,
             log_filter: self.log.filter,
+            production,
         })
     }
 }
@@ -385,22 +509,41 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        assert!(parse("version = 1\nlisten_addr = 'x'").unwrap_err().to_string().contains("listen_addr"));
+        assert!(
+            parse("version = 1\nlisten_addr = 'x'")
+                .unwrap_err()
+                .to_string()
+                .contains("listen_addr")
+        );
         assert!(parse("version = 1\n[gateway]\nqueue = 3").is_err());
     }
 
     #[test]
     fn every_problem_is_reported_with_its_path() {
         let raw = parse("version = 2\nroles = ['chef']\nlisten = 'nowhere'\n[gateway]\noutbound_queue = 1\nallowed_origins = ['x']").unwrap();
-        let ConfigError::Invalid(problems) = raw.validate().unwrap_err() else { panic!("expected problems") };
+        let ConfigError::Invalid(problems) = raw.validate().unwrap_err() else {
+            panic!("expected problems")
+        };
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(paths, ["version", "roles", "listen", "gateway.outbound_queue", "gateway.allowed_origins"]);
+        assert_eq!(
+            paths,
+            [
+                "version",
+                "roles",
+                "listen",
+                "gateway.outbound_queue",
+                "gateway.allowed_origins"
+            ]
+        );
     }
 
     #[test]
     fn env_overrides_file() {
         let raw = parse("version = 1\nlisten = '127.0.0.1:1'").unwrap();
-        let settings = raw.with_env(|name| (name == env::LISTEN).then(|| "127.0.0.1:2".to_owned())).validate().unwrap();
+        let settings = raw
+            .with_env(|name| (name == env::LISTEN).then(|| "127.0.0.1:2".to_owned()))
+            .validate()
+            .unwrap();
         assert_eq!(settings.listen.port(), 2);
     }
 }

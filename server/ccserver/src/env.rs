@@ -12,3 +12,6 @@ pub const KEYS_DIR: &str = "CCSERVER_KEYS_DIR";
 pub const LOG: &str = "CCSERVER_LOG";
 /// Overrides `log.format` (`json` or `text`).
 pub const LOG_FORMAT: &str = "CCSERVER_LOG_FORMAT";
+/// Overrides `backend` (`embedded` or `production`); the production addresses have their own variables in
+/// `backends::config::env`.
+pub const BACKEND: &str = "CCSERVER_BACKEND";

@@ -4,6 +4,7 @@
 //! + [`server::run`] for the `ccserver` binary and tests.
 
 pub mod api;
+pub mod backends;
 pub mod config;
 pub mod demo;
 pub mod embedded;

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: ccserver [--config <file.toml>]   (or set {})", env::CONFIG);
+    eprintln!(
+        "usage: ccserver [--config <file.toml>]   (or set {})",
+        env::CONFIG
+    );
     ExitCode::from(1)
 }
 
@@ -46,16 +49,37 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         None => toml::from_str("version = 1").context("default configuration")?,
     };
     let settings = raw.with_env(|name| std::env::var(name).ok()).validate()?;
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_filter).context("log.filter is not a valid tracing filter")?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_filter)
+        .context("log.filter is not a valid tracing filter")?;
     if settings.log_json {
-        tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(true).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(true)
+            .init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
-    let state = server::build_state(StateOptions::from(&settings)).await?;
+    let (state, production) = match &settings.production {
+        Some(backends) => {
+            let (state, production) =
+                server::build_production_state(StateOptions::from(&settings), backends).await?;
+            (state, Some(production))
+        }
+        None => (
+            server::build_state(StateOptions::from(&settings)).await?,
+            None,
+        ),
+    };
     let router = server::app(state.clone(), settings.roles, &WebAssets::None);
-    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
     let local_addr = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%local_addr, api = settings.roles.api, gateway = settings.roles.gateway, "ccserver ready");
-    server::run(listener, state, router, server::shutdown_signal()).await
+    let served = server::run(listener, state, router, server::shutdown_signal()).await;
+    if let Some(production) = production {
+        production.shutdown().await;
+    }
+    served
 }

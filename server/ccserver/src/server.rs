@@ -13,6 +13,8 @@ use axum::routing::get;
 use cc_core::auth::KeyRing;
 use cc_core::bus::{Bus, EventSink};
 use cc_core::inproc::{InProcessBus, InProcessPresence};
+use cc_core::presence::Presence;
+use cc_core::store::Store;
 use cc_core::{ChatService, CoreLimits};
 use cc_protocol::ErrorCode;
 use cc_store_sqlite::{Durability, SqliteStore};
@@ -50,17 +52,57 @@ impl From<&Settings> for StateOptions {
 
 /// Open the embedded backends and wire the domain service, the bus and the gateway together.
 pub async fn build_state(options: StateOptions) -> anyhow::Result<AppState> {
-    if let Some(parent) = options.storage_path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating the data directory {}", parent.display()))?;
+    if let Some(parent) = options
+        .storage_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the data directory {}", parent.display()))?;
     }
-    let store = SqliteStore::open(&options.storage_path, options.durability).await.context("opening the store")?;
-    let keys = KeyRing::load_dir(&options.keys_dir, options.create_keys).context("loading the signing key ring")?;
+    let store = SqliteStore::open(&options.storage_path, options.durability)
+        .await
+        .context("opening the store")?;
     let bus = Arc::new(InProcessBus::new());
     let presence = Arc::new(InProcessPresence::new());
-    let service = Arc::new(ChatService::new(Arc::new(store), bus.clone(), presence, Arc::new(keys), options.limits));
-    let metrics = Arc::new(Metrics::default());
+    assemble(options, Arc::new(store), bus, presence)
+}
+
+/// The production backends (`backend = "production"`): connects them, then assembles the same state on them.
+/// The returned [`crate::backends::Production`] is shut down after the server drained.
+pub async fn build_production_state(
+    options: StateOptions,
+    settings: &crate::backends::ProductionSettings,
+) -> anyhow::Result<(AppState, crate::backends::Production)> {
+    let production = crate::backends::Production::start(settings).await?;
+    let state = assemble(
+        options,
+        Arc::clone(&production.store),
+        Arc::clone(&production.bus),
+        Arc::clone(&production.presence),
+    )?;
+    Ok((state, production))
+}
+
+/// Wires the domain service, the bus and the gateway together over the given backends.
+fn assemble(
+    options: StateOptions,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    presence: Arc<dyn Presence>,
+) -> anyhow::Result<AppState> {
+    let keys = KeyRing::load_dir(&options.keys_dir, options.create_keys)
+        .context("loading the signing key ring")?;
     let gateway = Arc::new(Gateway::new(options.gateway));
     bus.subscribe(Arc::clone(&gateway) as Arc<dyn EventSink>);
+    let service = Arc::new(ChatService::new(
+        store,
+        bus,
+        presence,
+        Arc::new(keys),
+        options.limits,
+    ));
+    let metrics = Arc::new(Metrics::default());
     let state = AppState {
         service,
         gateway,
@@ -96,13 +138,21 @@ pub fn app(state: AppState, roles: Roles, web: &WebAssets) -> Router {
     }
     router = web.mount(router);
     router
-        .fallback(|| async { api::ApiError::new(ErrorCode::NotFound, "no such route; see /v1/openapi.json").into_response() })
+        .fallback(|| async {
+            api::ApiError::new(ErrorCode::NotFound, "no such route; see /v1/openapi.json")
+                .into_response()
+        })
         .with_state(state)
 }
 
 /// Serve until `shutdown` resolves, then drain: readiness false, refuse new WebSockets, close open
 /// ones with 1012 spread over the drain window, finish in-flight requests.
-pub async fn run(listener: TcpListener, state: AppState, router: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     state.set_ready(true);
     let drain_state = state.clone();
     let signal = async move {
@@ -111,7 +161,10 @@ pub async fn run(listener: TcpListener, state: AppState, router: Router, shutdow
         drain_state.set_ready(false);
         drain_state.gateway.drain().await;
     };
-    axum::serve(listener, router.into_make_service()).with_graceful_shutdown(signal).await.context("serving HTTP")?;
+    axum::serve(listener, router.into_make_service())
+        .with_graceful_shutdown(signal)
+        .await
+        .context("serving HTTP")?;
     Ok(())
 }
 

@@ -374,10 +374,12 @@ fn assert_refused(what: &str, status: u16, body: &Value) {
         matches!(status, 401 | 403 | 404),
         "{what}: expected a refusal, got {status} {body}"
     );
-    let keys: Vec<&String> = body
+    // Sorted: serde_json keeps insertion order when a dependency enables `preserve_order` (bson does).
+    let mut keys: Vec<&String> = body
         .as_object()
         .map(|o| o.keys().collect())
         .unwrap_or_default();
+    keys.sort();
     assert_eq!(
         keys,
         ["code", "details", "message"],
