@@ -1,5 +1,9 @@
-//! `ccctl deploy` building blocks. `planner` is pure: which steps a deploy runs for a given desired and
-//! observed state. Observing the state and executing the steps go through `crate::remote`.
+//! `ccctl deploy` building blocks, pure: which steps a deploy runs for a desired and observed state
+//! (`planner`), how that state is read (`observe`), the lock with a lease (`lock`), the audit log
+//! (`audit`) and what `status` shows (`status`). Executing goes through `crate::remote`.
 
+pub mod audit;
+pub mod lock;
+pub mod observe;
 pub mod planner;
 pub mod status;

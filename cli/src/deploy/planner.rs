@@ -176,7 +176,12 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Vec<PlannedStep>, 
             .hosts
             .iter()
             .fold(BTreeMap::new(), |mut clusters, host| {
-                if let Some(cluster) = observed_host(&host.name).membership.cluster() {
+                // Workers do not see the cluster id (empty): only managers can reveal a second swarm.
+                if let Some(cluster) = observed_host(&host.name)
+                    .membership
+                    .cluster()
+                    .filter(|cluster| !cluster.is_empty())
+                {
                     clusters
                         .entry(cluster)
                         .or_insert_with(Vec::new)

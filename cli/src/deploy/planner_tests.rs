@@ -302,3 +302,12 @@ fn a_plan_without_managers_is_a_conflict() {
         Err(PlanConflict::NoManager)
     );
 }
+
+#[test]
+fn workers_without_a_cluster_id_are_not_a_conflict() {
+    let mut observed = converged();
+    observed.hosts.get_mut("cc-3").expect("cc-3").membership = Membership::Worker {
+        cluster: String::new(),
+    };
+    assert!(plan(&desired(), &observed).is_ok());
+}
