@@ -41,6 +41,7 @@ impl LockRecord {
     }
 
     /// The same lock with its lease extended from `now_ms`.
+    #[must_use]
     pub fn renewed(&self, now_ms: i64) -> Self {
         Self {
             lease_until_ms: now_ms + LEASE_MS,

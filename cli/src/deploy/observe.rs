@@ -23,12 +23,11 @@ pub fn parse_membership(output: &str) -> Result<Membership, ParseError> {
     let manager = words.next();
     let cluster = words.next().unwrap_or_default().to_owned();
     match (state, manager) {
-        ("inactive", _) => Ok(Membership::None),
+        // `pending` / `error` / `locked`: a join that did not finish; deploy treats the host as outside
+        // the swarm and its join step reports the engine's own error.
+        ("inactive" | "pending" | "error" | "locked", _) => Ok(Membership::None),
         ("active", Some("true")) => Ok(Membership::Manager { cluster }),
         ("active", Some("false")) => Ok(Membership::Worker { cluster }),
-        // `pending` / `error`: a join that did not finish; deploy treats the host as outside the swarm
-        // and its join step reports the engine's own error.
-        ("pending" | "error" | "locked", _) => Ok(Membership::None),
         _ => Err(ParseError(output.trim().to_owned())),
     }
 }
