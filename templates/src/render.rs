@@ -253,6 +253,7 @@ fn render_configs(renderer: &mut Renderer<'_>, model: &Model) -> Result<(), Rend
         )?;
     }
     renderer.one("loki/loki.yml.j2", "loki/loki.yml")?;
+    renderer.one("nodes.yml.j2", "nodes.yml")?;
     renderer.one("promtail/promtail.yml.j2", "promtail/promtail.yml")?;
     Ok(())
 }
