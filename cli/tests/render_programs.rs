@@ -81,29 +81,22 @@ fn docker_stack_config_accepts_stack_and_compose_files() {
 
 #[test]
 fn nginx_accepts_the_config() {
-    let work = tempfile::tempdir().expect("test fixture I/O");
-    let certs = work.path().join("secrets");
-    std::fs::create_dir(&certs).expect("test fixture I/O");
-    run(Command::new("openssl").args([
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=chat.example.com",
-        "-keyout",
-        &certs.join("tls_private_key.pem").display().to_string(),
-        "-out",
-        &certs.join("tls_certificate.pem").display().to_string(),
-    ]));
     let names: Vec<String> = ["gateway", "api", "grafana"].map(String::from).to_vec();
     for (size, ..) in SIZES {
-        let (_fixture, out) = rendered(size);
+        // Self-signed: the certificate ccctl generates is the one NGINX loads.
+        let fixture = Fixture::new(size, true);
+        fixture.write_env(&Fixture::env_text("chat.example.com").replace(
+            "certificate = \"certs/chat.pem\"\nprivate_key = \"certs/chat.key\"",
+            "self_signed = true",
+        ));
+        let out = fixture.render_ok();
+        let work = tempfile::tempdir().expect("test fixture I/O");
+        let certs = work.path().join("secrets");
+        std::fs::create_dir(&certs).expect("test fixture I/O");
+        for file in ["tls_certificate.pem", "tls_private_key.pem"] {
+            std::fs::copy(fixture.path("secrets").join(file), certs.join(file))
+                .expect("copy certificate");
+        }
         let config = out.join("nginx/nginx.conf").display().to_string();
         let text = run(&mut isolated(
             work.path(),
@@ -366,4 +359,9 @@ fn kafka_single_broker_starts_from_the_dev_render() {
 #[test]
 fn kafka_three_brokers_start_from_the_25k_render() {
     start_kafka_cluster("25k");
+}
+
+#[test]
+fn kafka_controllers_and_broker_only_nodes_start_from_the_1m_render() {
+    start_kafka_cluster("1m");
 }
