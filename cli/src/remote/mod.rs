@@ -4,6 +4,7 @@
 pub mod docker;
 pub mod executor;
 pub mod host_keys;
+pub mod images;
 pub mod preflight;
 pub mod session;
 

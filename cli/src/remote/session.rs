@@ -135,6 +135,31 @@ impl SshSession {
         &self.host
     }
 
+    /// Runs a script with a local file as its standard input, streamed by the ssh master (the bytes
+    /// never pass through this process): how image tarballs reach `docker load`.
+    pub async fn run_with_input(
+        &self,
+        script: &str,
+        input: std::fs::File,
+    ) -> Result<CommandOutput, RemoteError> {
+        tracing::debug!(host = %self.host, script, "running with input");
+        let output = self
+            .session
+            .shell(script)
+            .stdin(openssh::Stdio::from(input))
+            .output()
+            .await
+            .map_err(|source| RemoteError::Command {
+                host: self.host.clone(),
+                detail: error_chain(&source),
+            })?;
+        Ok(CommandOutput {
+            exit_code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
     /// Forwards a local unix socket to one on the host (the Docker engine's), through this session.
     pub async fn forward_unix_socket(
         &self,
