@@ -10,8 +10,10 @@ mod error;
 pub mod lint;
 pub mod manifest;
 pub mod model;
+mod plan_check;
 mod render;
 pub mod sample;
+mod services;
 
 pub use adapter::from_plan;
 pub use assemble::{APP_ROLES, Parts, Sizing, assemble};
