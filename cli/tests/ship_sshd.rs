@@ -83,3 +83,34 @@ fn an_image_saved_here_is_loaded_on_the_host_over_ssh() {
     let inspected = docker(&["image", "inspect", &tag]);
     assert!(inspected.status.success(), "the tag is back after the load");
 }
+
+#[test]
+fn a_join_token_travels_on_stdin_not_in_the_command() {
+    require_sshd();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let context = SshContext::new(&ssh_files().known_hosts).expect("ssh context");
+        let target = SshTarget {
+            name: "cc-1".into(),
+            address: setting("CC_TEST_SSH_HOST"),
+            port: setting("CC_TEST_SSH_PORT").parse().expect("port"),
+            user: "root".into(),
+            key: ssh_files().client_key,
+        };
+        let session = context.connect(&target).await.expect("connect");
+        // `docker` swapped for `echo docker`: the real join needs a second swarm.
+        let script = ccctl::deploy::swarm::join_command("10.0.0.2", "10.0.0.1")
+            .replace("docker swarm", "echo docker swarm");
+        assert!(ccctl::deploy::swarm::loggable(&script));
+        let output = session
+            .run_with_secret_input(&script, b"SWMTKN-1-test-token\n")
+            .await
+            .expect("run");
+        assert!(output.success(), "{output:?}");
+        assert_eq!(
+            output.stdout,
+            "docker swarm join --token SWMTKN-1-test-token --advertise-addr 10.0.0.2 10.0.0.1:2377\n"
+        );
+        session.close().await;
+    });
+}

@@ -1,9 +1,10 @@
 //! `ccctl deploy` building blocks, pure: which steps a deploy runs for a desired and observed state
 //! (`planner`), how that state is read (`observe`), the lock with a lease (`lock`), the audit log
-//! (`audit`) and what `status` shows (`status`). Executing goes through `crate::remote`.
+//! (`audit`), swarm commands (`swarm`) and what `status` shows (`status`). Executing goes through `crate::remote`.
 
 pub mod audit;
 pub mod lock;
 pub mod observe;
 pub mod planner;
 pub mod status;
+pub mod swarm;

@@ -160,6 +160,47 @@ impl SshSession {
         })
     }
 
+    /// Runs a script with `input` on its standard input — for secrets such as a swarm join token,
+    /// which must not appear in the command line. The script is logged; the input never is.
+    pub async fn run_with_secret_input(
+        &self,
+        script: &str,
+        input: &[u8],
+    ) -> Result<CommandOutput, RemoteError> {
+        use tokio::io::AsyncWriteExt;
+
+        tracing::debug!(host = %self.host, script, "running with secret input");
+        let failed = |source: &dyn std::error::Error| RemoteError::Command {
+            host: self.host.clone(),
+            detail: error_chain(source),
+        };
+        let mut child = self
+            .session
+            .shell(script)
+            .stdin(openssh::Stdio::piped())
+            .stdout(openssh::Stdio::piped())
+            .stderr(openssh::Stdio::piped())
+            .spawn()
+            .await
+            .map_err(|error| failed(&error))?;
+        if let Some(mut stdin) = child.stdin().take() {
+            stdin
+                .write_all(input)
+                .await
+                .map_err(|error| failed(&error))?;
+            stdin.shutdown().await.map_err(|error| failed(&error))?;
+        }
+        let output = child
+            .wait_with_output()
+            .await
+            .map_err(|error| failed(&error))?;
+        Ok(CommandOutput {
+            exit_code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
     /// Forwards a local unix socket to one on the host (the Docker engine's), through this session.
     pub async fn forward_unix_socket(
         &self,
