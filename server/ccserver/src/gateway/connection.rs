@@ -61,7 +61,7 @@ pub(crate) async fn serve<S: Socket>(
     session_id: SessionId,
     device: String,
 ) {
-    let settings = state.gateway.settings.clone();
+    let settings = &state.gateway.settings;
     let (handle, mut queue) = ConnHandle::new(
         principal.app_id.clone(),
         principal.user_id.clone(),
@@ -71,18 +71,18 @@ pub(crate) async fn serve<S: Socket>(
     let handle = Arc::new(handle);
     state.gateway.registry().insert(&handle);
     state.metrics.connections.fetch_add(1, Ordering::Relaxed);
-    state
-        .service
-        .session_opened(SessionInfo {
-            app_id: principal.app_id.clone(),
-            session_id: session_id.clone(),
-            user_id: principal.user_id.clone(),
-            device,
-            connected_at_ms: now_ms(),
-            token_id: principal.token_id.clone(),
-            token_expires_at_ms: principal.expires_at_ms,
-        })
-        .await;
+    // Futures that run once or rarely are boxed: their state then lives on the heap only while they
+    // run, instead of enlarging every idle connection's task.
+    Box::pin(state.service.session_opened(SessionInfo {
+        app_id: principal.app_id.clone(),
+        session_id: session_id.clone(),
+        user_id: principal.user_id.clone(),
+        device,
+        connected_at_ms: now_ms(),
+        token_id: principal.token_id.clone(),
+        token_expires_at_ms: principal.expires_at_ms,
+    }))
+    .await;
     tracing::debug!("connected");
     let limits = state.service.limits();
     let hello = ServerFrame::Hello(HelloFrame {
@@ -101,7 +101,7 @@ pub(crate) async fn serve<S: Socket>(
         },
     });
     let mut conn = Conn::new(state.clone(), principal, Arc::clone(&handle));
-    let end = if write_frames(&mut socket, &[hello]).await {
+    let end = if Box::pin(write_frames(&mut socket, &[hello])).await {
         run_loop(&mut socket, &mut conn, &handle, &mut queue).await
     } else {
         End::Gone
@@ -111,18 +111,15 @@ pub(crate) async fn serve<S: Socket>(
             code,
             reason: reason.into(),
         };
-        let _ = tokio::time::timeout(
+        let _ = Box::pin(tokio::time::timeout(
             Duration::from_secs(2),
             socket.send(Message::Close(Some(frame))),
-        )
+        ))
         .await;
     }
     state.gateway.registry().remove(&handle);
     state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
-    state
-        .service
-        .session_closed(&handle.app_id, &session_id)
-        .await;
+    Box::pin(state.service.session_closed(&handle.app_id, &session_id)).await;
     tracing::debug!("disconnected");
 }
 
@@ -132,9 +129,13 @@ async fn run_loop<S: Socket>(
     handle: &ConnHandle,
     queue: &mut tokio::sync::mpsc::Receiver<Arc<OutFrame>>,
 ) -> End {
-    let settings = conn.state.gateway.settings.clone();
+    // Copied out: the settings themselves are not held across awaits.
+    let (heartbeat_every, idle_timeout) = (
+        conn.state.gateway.settings.heartbeat,
+        conn.state.gateway.settings.idle_timeout,
+    );
     let mut last_received = Instant::now();
-    let heartbeat = tokio::time::sleep(settings.heartbeat);
+    let heartbeat = tokio::time::sleep(heartbeat_every);
     tokio::pin!(heartbeat);
     loop {
         tokio::select! {
@@ -151,7 +152,7 @@ async fn run_loop<S: Socket>(
                 return End::Close(code, reason);
             }
             Some(first) = queue.recv() => {
-                if !write_batch(socket, conn, first, queue).await {
+                if !Box::pin(write_batch(socket, conn, first, queue)).await {
                     return End::Gone;
                 }
             }
@@ -164,30 +165,30 @@ async fn run_loop<S: Socket>(
                     Some(Ok(Message::Binary(_))) => {
                         let error = ServerFrame::Error { id: None, code: ErrorCode::InvalidJson, message: "binary frames are not accepted; send JSON text frames".into(), details: serde_json::json!({}) };
                         conn.state.metrics.error(ErrorCode::InvalidJson);
-                        if !write_frames(socket, &[error]).await {
+                        if !Box::pin(write_frames(socket, &[error])).await {
                             return End::Gone;
                         }
                     }
                     Some(Ok(Message::Text(text))) => {
-                        let answers = ops::handle_text(conn, text.as_str()).await;
-                        if !write_frames(socket, &answers).await {
+                        let answers = Box::pin(ops::handle_text(conn, text.as_str())).await;
+                        if !Box::pin(write_frames(socket, &answers)).await {
                             return End::Gone;
                         }
                     }
                 }
             }
             () = &mut heartbeat => {
-                if last_received.elapsed() >= settings.idle_timeout {
+                if last_received.elapsed() >= idle_timeout {
                     return End::Close(CloseCode::IdleTimeout.code(), CloseCode::IdleTimeout.reason());
                 }
                 if conn.principal.expires_at_ms + cc_core::auth::jwt::LEEWAY_SECS * 1000 < now_ms() {
                     return End::Close(CloseCode::TokenExpired.code(), CloseCode::TokenExpired.reason());
                 }
-                let pinged = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Ping(axum::body::Bytes::new()))).await;
+                let pinged = Box::pin(tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Ping(axum::body::Bytes::new())))).await;
                 if !matches!(pinged, Ok(Ok(()))) {
                     return End::Gone;
                 }
-                heartbeat.as_mut().reset((Instant::now() + settings.heartbeat).into());
+                heartbeat.as_mut().reset((Instant::now() + heartbeat_every).into());
             }
         }
     }
@@ -236,4 +237,69 @@ async fn write_batch<S: Socket>(
         socket.flush().await
     };
     matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A socket that never yields and swallows writes: enough to build the connection future.
+    struct NullSocket;
+
+    impl Stream for NullSocket {
+        type Item = Result<Message, axum::Error>;
+        fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            Poll::Pending
+        }
+    }
+
+    impl Sink<Message> for NullSocket {
+        type Error = axum::Error;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(self: Pin<&mut Self>, _: Message) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Every idle connection holds one such future: keep it small (the 10 KiB per connection budget).
+    #[tokio::test]
+    async fn the_connection_task_stays_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = crate::server::StateOptions {
+            storage_path: dir.path().join("chat.db"),
+            durability: cc_store_sqlite::Durability::Normal,
+            keys_dir: dir.path().join("keys"),
+            create_keys: true,
+            admin_token: None,
+            gateway: crate::config::GatewaySettings::default(),
+            limits: cc_core::CoreLimits::default(),
+        };
+        let state = crate::server::build_state(options).await.unwrap();
+        let principal = Principal {
+            app_id: "a".into(),
+            user_id: "u".into(),
+            token_id: "t".into(),
+            expires_at_ms: 0,
+        };
+        let future = serve(
+            NullSocket,
+            state,
+            principal,
+            SessionId::from("s"),
+            String::new(),
+        );
+        let size = std::mem::size_of_val(&future);
+        println!("connection future: {size} bytes");
+        assert!(size <= 1408, "the connection future is {size} bytes");
+    }
 }
