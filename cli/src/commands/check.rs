@@ -12,15 +12,13 @@ use serde::Serialize;
 use crate::UserError;
 use crate::args::{CheckArgs, OutputFormat};
 use crate::inventory::{self, Inventory, Node};
-use crate::playbook::catalog;
-use crate::playbook::os::OsFamily;
 use crate::playbook::preflight::requirements::{self, PeerAddress};
-use crate::playbook::preflight::{Fix, Outcome, Probe, Status};
-use crate::playbook::render::{Privilege, render_steps};
+use crate::playbook::preflight::{Outcome, Probe, Status};
+use crate::playbook::render::Privilege;
 use crate::printer::{Printer, ProgressLines};
-use crate::remote::executor::{HostReport, PlaybookRun, run_on_host};
+use crate::remote::executor::{HostReport, StepResult};
 use crate::remote::host_keys::{self, Verified};
-use crate::remote::preflight::run_probes;
+use crate::remote::preflight::check_and_fix;
 use crate::remote::session::{SshContext, SshTarget};
 
 /// Everything `check` needs, decided before any work starts.
@@ -347,12 +345,9 @@ async fn check_host(
         checks: Vec::new(),
         fixes: None,
     };
-    let line = lines.line(&node.name, probes.len() as u64);
-    line.set_message("connecting");
     let session = match context.connect(&SshTarget::from(node)).await {
         Ok(session) => session,
         Err(error) => {
-            line.finish("cannot connect");
             result.checks.push(Outcome {
                 check: "ssh".into(),
                 status: Status::Fail,
@@ -362,75 +357,19 @@ async fn check_host(
             return result;
         }
     };
-    let privilege = Privilege::for_user(&node.user);
-    let mut run = run_probes(&session, probes, privilege, &line).await;
-
-    if settings.fix {
-        let fixes = fixes_of(&run.outcomes);
-        if !fixes.is_empty() {
-            let fix_line = lines.line(&format!("{} fix", node.name), 0);
-            let report = match playbook_runs(&fixes, run.family, privilege) {
-                Ok(runs) => run_on_host(&node.name, &session, &runs, &fix_line).await,
-                Err(message) => {
-                    fix_line.finish("cannot fix");
-                    HostReport {
-                        host: node.name.clone(),
-                        steps: vec![crate::remote::executor::StepReport {
-                            playbook: "fix".into(),
-                            step: "prepare".into(),
-                            result: crate::remote::executor::StepResult::Failed(message),
-                        }],
-                    }
-                }
-            };
-            result.fixes = Some(report);
-            // Check everything again: the table shows the state after the fixes, not the intent.
-            let recheck_line = lines.line(&format!("{} re-check", node.name), probes.len() as u64);
-            run = run_probes(&session, probes, privilege, &recheck_line).await;
-        }
-    }
-    result.checks = run.outcomes;
+    let checked = check_and_fix(
+        &node.name,
+        &session,
+        probes,
+        Privilege::for_user(&node.user),
+        settings.fix,
+        lines,
+    )
+    .await;
+    result.checks = checked.outcomes;
+    result.fixes = checked.fixes;
     session.close().await;
     result
-}
-
-/// The distinct fixes of the checks that did not pass, in check order.
-fn fixes_of(outcomes: &[Outcome]) -> Vec<Fix> {
-    let mut fixes: Vec<Fix> = Vec::new();
-    for fix in outcomes
-        .iter()
-        .filter(|outcome| outcome.status != Status::Pass)
-        .filter_map(|outcome| outcome.fix.clone())
-    {
-        if !fixes.contains(&fix) {
-            fixes.push(fix);
-        }
-    }
-    fixes
-}
-
-fn playbook_runs(
-    fixes: &[Fix],
-    family: Option<OsFamily>,
-    privilege: Privilege,
-) -> Result<Vec<PlaybookRun>, String> {
-    let family = family
-        .ok_or("the OS family is unknown (see the `os` check), so no playbook can be chosen")?;
-    fixes
-        .iter()
-        .map(|fix| {
-            let playbook = catalog::load(&fix.playbook).map_err(|error| error.to_string())?;
-            let steps = render_steps(&playbook, family, &fix.params, privilege)
-                .map_err(|error| error.to_string())?;
-            let params: Vec<String> = fix.params.values().cloned().collect();
-            let label = if params.is_empty() {
-                fix.playbook.clone()
-            } else {
-                format!("{} {}", fix.playbook, params.join("="))
-            };
-            Ok(PlaybookRun { label, steps })
-        })
-        .collect()
 }
 
 fn print_report(printer: &Printer, report: &Report) -> anyhow::Result<()> {
@@ -438,14 +377,14 @@ fn print_report(printer: &Printer, report: &Report) -> anyhow::Result<()> {
         let Some(fixes) = &host.fixes else { continue };
         for step in &fixes.steps {
             match &step.result {
-                crate::remote::executor::StepResult::AlreadyDone => {}
-                crate::remote::executor::StepResult::Applied => {
+                StepResult::AlreadyDone => {}
+                StepResult::Applied => {
                     printer.status(
                         "Fixed",
                         &format!("{}: {} — {}", host.host, step.playbook, step.step),
                     );
                 }
-                crate::remote::executor::StepResult::Failed(detail) => printer.error(&format!(
+                StepResult::Failed(detail) => printer.error(&format!(
                     "{}: fix {} failed at step `{}`: {detail}",
                     host.host, step.playbook, step.step
                 )),

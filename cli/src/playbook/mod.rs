@@ -3,6 +3,7 @@
 //! executor that sends them over SSH lives in `crate::remote`.
 
 pub(crate) mod catalog;
+pub mod fixes;
 pub(crate) mod model;
 pub mod os;
 pub mod render;

@@ -34,6 +34,14 @@ pub struct RenderedStep {
     pub apply: String,
 }
 
+/// A playbook rendered for one host, with a label saying what it is for
+/// (`sysctl vm.max_map_count=262144`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaybookRun {
+    pub label: String,
+    pub steps: Vec<RenderedStep>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
     #[error("playbook `{playbook}` has no parameter `{param}`; it takes: {expected}")]

@@ -4,16 +4,10 @@
 
 use serde::Serialize;
 
+pub use crate::playbook::render::PlaybookRun;
 use crate::playbook::render::RenderedStep;
 use crate::printer::ProgressLine;
 use crate::remote::RemoteShell;
-
-/// A playbook rendered for one host, with a label saying what it is for (`sysctl vm.max_map_count=262144`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlaybookRun {
-    pub label: String,
-    pub steps: Vec<RenderedStep>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", content = "detail", rename_all = "snake_case")]

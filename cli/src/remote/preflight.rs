@@ -3,11 +3,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::playbook::fixes::{fixes_of, playbook_runs};
 use crate::playbook::os::{OsFamily, OsRelease};
 use crate::playbook::preflight::{CommandOutput, Observation, Outcome, Probe, Status};
 use crate::playbook::render::{Privilege, privileged};
-use crate::printer::ProgressLine;
+use crate::printer::{ProgressLine, ProgressLines};
 use crate::remote::RemoteShell;
+use crate::remote::executor::{HostReport, StepReport, StepResult, run_on_host};
 
 /// A probe is a read-only command that takes milliseconds; one that hangs (a stuck Docker engine, a
 /// dead NFS mount under `df`) is reported instead of hanging the whole check.
@@ -90,4 +92,55 @@ pub async fn run_probes<S: RemoteShell>(
         format!("{failed} failed")
     });
     run
+}
+
+/// A host's checks, and the fixes `--fix` ran (`None` without fixing or with nothing to fix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// The state after any fixes: checked again once they ran.
+    pub outcomes: Vec<Outcome>,
+    pub fixes: Option<HostReport>,
+}
+
+/// Runs the probes; with `fix`, runs the playbooks of the fixable non-passing ones, then the probes
+/// again. What `ccctl check --fix` does per host, and what deploy's "prepare hosts" reuses.
+pub async fn check_and_fix<S: RemoteShell>(
+    host: &str,
+    shell: &S,
+    probes: &[Probe],
+    privilege: Privilege,
+    fix: bool,
+    lines: &ProgressLines,
+) -> Checked {
+    let line = lines.line(host, probes.len() as u64);
+    let first = run_probes(shell, probes, privilege, &line).await;
+    let fixes = fixes_of(&first.outcomes);
+    if !fix || fixes.is_empty() {
+        return Checked {
+            outcomes: first.outcomes,
+            fixes: None,
+        };
+    }
+    let fix_line = lines.line(&format!("{host} fix"), 0);
+    let report = match playbook_runs(&fixes, first.family, privilege) {
+        Ok(runs) => run_on_host(host, shell, &runs, &fix_line).await,
+        Err(message) => {
+            fix_line.finish("cannot fix");
+            HostReport {
+                host: host.to_owned(),
+                steps: vec![StepReport {
+                    playbook: "fix".into(),
+                    step: "prepare".into(),
+                    result: StepResult::Failed(message),
+                }],
+            }
+        }
+    };
+    // Check everything again: the caller reports the state after the fixes, not the intent.
+    let recheck_line = lines.line(&format!("{host} re-check"), probes.len() as u64);
+    let after = run_probes(shell, probes, privilege, &recheck_line).await;
+    Checked {
+        outcomes: after.outcomes,
+        fixes: Some(report),
+    }
 }
