@@ -177,10 +177,11 @@ impl Adapter<'_> {
             if name == names::NGINX
                 && let Some(nofile) = service.ulimits.get("nofile")
             {
-                // Each proxied connection holds two descriptors (client and upstream).
+                // Each proxied connection holds two descriptors (client and upstream); NGINX preallocates
+                // every connection slot per worker, so the count is capped to keep memory bounded.
                 worker_connections = u32::try_from(nofile.soft / 2)
                     .unwrap_or(u32::MAX)
-                    .clamp(1024, 262_144);
+                    .clamp(1024, 65_536);
             }
             self.sizing.insert(name.to_owned(), sizing);
         }

@@ -125,6 +125,11 @@ pub fn assemble(parts: Parts, env: &Environment) -> Result<Model, RenderError> {
         volumes: volumes.into_iter().collect(),
         secrets,
         nginx: Nginx {
+            worker_processes: parts
+                .sizing
+                .get("nginx")
+                .map_or(1, |sizing| sizing.cpu_limit.ceil() as u32)
+                .max(1),
             worker_connections: parts.nginx_worker_connections,
             rate_limit_per_second: 10,
             rate_limit_burst: 20,

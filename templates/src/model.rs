@@ -157,6 +157,8 @@ pub struct UpdatePolicy {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Nginx {
+    /// One per CPU of the container's limit: `auto` would count the host's CPUs and over-allocate.
+    pub worker_processes: u32,
     pub worker_connections: u32,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
