@@ -365,3 +365,68 @@ fn kafka_three_brokers_start_from_the_25k_render() {
 fn kafka_controllers_and_broker_only_nodes_start_from_the_1m_render() {
     start_kafka_cluster("1m");
 }
+
+/// Removes the test stack even when an assertion fails.
+struct DeployedStack(String);
+
+impl Drop for DeployedStack {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["stack", "rm", &self.0])
+            .output();
+    }
+}
+
+/// The local Swarm (started by scripts/services/docker.sh) creates every service, network (the data one
+/// encrypted), secret and config of the stack. Images are not pulled (`--resolve-image never`): tasks stay
+/// pending, but the daemon has validated each service spec — ulimits, sysctls, secret modes, placement.
+#[test]
+fn a_real_swarm_accepts_the_stack() {
+    let swarm = run(Command::new("docker").args(["info", "--format", "{{.Swarm.LocalNodeState}}"]));
+    assert!(
+        swarm.trim() == "active",
+        "this test needs an active Swarm: run scripts/services/docker.sh start (state: {swarm})"
+    );
+    for size in ["dev", "25k"] {
+        let fixture = Fixture::new(size, true);
+        // A stack name of our own: Docker object names (secrets, configs) start with it.
+        let stack = format!("rt{}{}", std::process::id(), size.replace('k', ""));
+        fixture.write_env(&Fixture::env_text("chat.example.com").replacen(
+            "version = 1\n",
+            &format!("version = 1\nstack_name = \"{stack}\"\n"),
+            1,
+        ));
+        let out = fixture.render_ok();
+        let _cleanup = DeployedStack(stack.clone());
+        run(Command::new("timeout")
+            .args([
+                "300",
+                "docker",
+                "stack",
+                "deploy",
+                "--resolve-image",
+                "never",
+                "-c",
+                "stack.yml",
+                &stack,
+            ])
+            .current_dir(&out));
+        let services = run(Command::new("docker").args([
+            "stack",
+            "services",
+            &stack,
+            "--format",
+            "{{.Name}}",
+        ]));
+        let stack_file = std::fs::read_to_string(out.join("stack.yml")).expect("stack.yml");
+        let expected = stack_file
+            .lines()
+            .skip_while(|line| *line != "services:")
+            .take_while(|line| *line != "networks:")
+            .filter(|line| {
+                line.starts_with("  ") && !line.starts_with("   ") && line.ends_with(':')
+            })
+            .count();
+        assert_eq!(services.lines().count(), expected, "{size}: {services}");
+    }
+}
