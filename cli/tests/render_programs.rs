@@ -1,6 +1,7 @@
 //! The rendered files, for every size, checked by the real programs that will read them: `docker stack
-//! config`, `nginx -t`, `promtool`, `redis-server` (every Redis and Sentinel config starts), and real Kafka
-//! brokers started from the rendered `server.properties` (ports, hosts and data dirs remapped by the test).
+//! config` and a real Swarm deploy, `nginx -t`, `promtool`, `amtool`, `redis-server` (every Redis and
+//! Sentinel config starts), and real Kafka brokers started from the rendered `server.properties` (ports,
+//! hosts and data dirs remapped by the test).
 //!
 //! NGINX, Sentinel and Kafka configs name other services (`gateway`, `redis-cache-1`, `kafka-2`): those run
 //! in a private mount namespace (`unshare --mount`, root) whose `/etc/hosts` maps the names to 127.0.0.1 and
@@ -109,7 +110,7 @@ fn nginx_accepts_the_config() {
 }
 
 #[test]
-fn promtool_accepts_config_and_rules() {
+fn promtool_and_amtool_accept_config_and_rules() {
     for (size, ..) in SIZES {
         let (_fixture, out) = rendered(size);
         let prometheus = out.join("prometheus");
@@ -122,6 +123,10 @@ fn promtool_accepts_config_and_rules() {
             .arg(prometheus.join("rules/alerts.yml"))
             .arg(prometheus.join("rules/slo.yml")));
         assert!(text.matches("SUCCESS").count() == 2, "{size}: {text}");
+        // amtool comes with Debian's prometheus-alertmanager package.
+        run(Command::new("amtool")
+            .args(["check-config"])
+            .arg(prometheus.join("alertmanager.yml")));
     }
 }
 
