@@ -28,61 +28,72 @@ fn now_ms() -> i64 {
         .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
-/// Runs `probes` one after the other (a host's sshd limits parallel sessions; each probe takes
-/// milliseconds).
+/// Probes in flight at once on one host: well under sshd's default `MaxSessions` of 10, and enough
+/// to hide most of the per-session setup time.
+const PROBE_CONCURRENCY: usize = 4;
+
+/// Runs one probe and judges it; the `os` probe also yields the OS family.
+async fn run_probe<S: RemoteShell>(
+    shell: &S,
+    probe: &Probe,
+    privilege: Privilege,
+    line: &ProgressLine,
+) -> (Outcome, Option<OsFamily>) {
+    let local_before_ms = now_ms();
+    let output = match probe.command() {
+        Some(command) => {
+            match tokio::time::timeout(PROBE_TIMEOUT, shell.run(&privileged(&command, privilege)))
+                .await
+            {
+                Ok(result) => result.map_err(|error| error.to_string()),
+                Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
+            }
+        }
+        None => Ok(CommandOutput::default()),
+    };
+    let observation = Observation {
+        local_before_ms,
+        local_after_ms: now_ms(),
+    };
+    line.inc();
+    match output {
+        Ok(output) => {
+            let family = matches!(probe, Probe::Os)
+                .then(|| OsRelease::parse(&output.stdout).family())
+                .flatten();
+            (probe.evaluate(&output, &observation), family)
+        }
+        Err(error) => (
+            Outcome {
+                check: probe.id(),
+                status: Status::Fail,
+                message: error,
+                fix: None,
+            },
+            None,
+        ),
+    }
+}
+
+/// Runs `probes`, a few at a time, and returns their outcomes in the probes' order.
 pub async fn run_probes<S: RemoteShell>(
     shell: &S,
     probes: &[Probe],
     privilege: Privilege,
     line: &ProgressLine,
 ) -> ProbeRun {
+    use futures_util::StreamExt;
+
     line.set_length(probes.len() as u64);
-    let mut run = ProbeRun {
-        outcomes: Vec::with_capacity(probes.len()),
-        family: None,
-    };
-    for probe in probes {
-        let id = probe.id();
-        line.set_message(&id);
-        let local_before_ms = now_ms();
-        let output = match probe.command() {
-            Some(command) => {
-                match tokio::time::timeout(
-                    PROBE_TIMEOUT,
-                    shell.run(&privileged(&command, privilege)),
-                )
-                .await
-                {
-                    Ok(result) => result.map_err(|error| error.to_string()),
-                    Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
-                }
-            }
-            None => Ok(CommandOutput::default()),
-        };
-        let observation = Observation {
-            local_before_ms,
-            local_after_ms: now_ms(),
-            family: run.family,
-        };
-        let outcome = match output {
-            Ok(output) => {
-                if matches!(probe, Probe::Os) {
-                    run.family = OsRelease::parse(&output.stdout).family();
-                }
-                probe.evaluate(&output, &observation)
-            }
-            Err(error) => Outcome {
-                check: id,
-                status: Status::Fail,
-                message: error,
-                fix: None,
-            },
-        };
-        run.outcomes.push(outcome);
-        line.inc();
-    }
-    let failed = run
-        .outcomes
+    line.set_message("probing");
+    let results: Vec<(Outcome, Option<OsFamily>)> = futures_util::stream::iter(probes)
+        .map(|probe| run_probe(shell, probe, privilege, line))
+        .buffered(PROBE_CONCURRENCY)
+        .collect()
+        .await;
+    let family = results.iter().find_map(|(_, family)| *family);
+    let outcomes: Vec<Outcome> = results.into_iter().map(|(outcome, _)| outcome).collect();
+    let failed = outcomes
         .iter()
         .filter(|outcome| outcome.status == Status::Fail)
         .count();
@@ -91,7 +102,7 @@ pub async fn run_probes<S: RemoteShell>(
     } else {
         format!("{failed} failed")
     });
-    run
+    ProbeRun { outcomes, family }
 }
 
 /// A host's checks, and the fixes `--fix` ran (`None` without fixing or with nothing to fix).

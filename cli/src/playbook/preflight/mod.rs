@@ -11,8 +11,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::playbook::os::OsFamily;
-
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -110,8 +108,6 @@ pub struct Observation {
     /// Local wall-clock time (ms since the epoch) just before and just after the probe ran.
     pub local_before_ms: i64,
     pub local_after_ms: i64,
-    /// The host's OS family, when the `os` probe has already run (fixes differ by family).
-    pub family: Option<OsFamily>,
 }
 
 /// One check: a command to run on a host and the judgement of its output.

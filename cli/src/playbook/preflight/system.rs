@@ -426,7 +426,6 @@ mod tests {
         Observation {
             local_before_ms: before,
             local_after_ms: after,
-            family: None,
         }
     }
 
