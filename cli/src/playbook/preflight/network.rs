@@ -303,6 +303,45 @@ tcp LISTEN 0      50     [::ffff:127.0.0.1]:19393       *:* users:((\"java\",pid
         "#);
     }
 
+    /// The probe command in a real bash against loopback: one port with a listener, one without.
+    #[test]
+    fn reach_command_runs_in_a_real_shell() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let open = listener.local_addr().expect("address").port();
+        let closed = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            probe.local_addr().expect("address").port()
+        };
+        let peer = Peer {
+            name: "self".into(),
+            address: "127.0.0.1".into(),
+            tcp_ports: vec![open, closed],
+            udp_ports: vec![],
+        };
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(reach_command(&peer))
+            .output()
+            .expect("run sh");
+        let output = CommandOutput {
+            exit_code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        let outcome = evaluate_reach("reach:self", &peer, &output);
+        assert_eq!(
+            outcome.status,
+            Status::Pass,
+            "{output:?}: {}",
+            outcome.message
+        );
+        assert!(
+            output.stdout.contains(&format!("port={open} rc=0")),
+            "{output:?}"
+        );
+        assert!(output.stdout.contains("refused"), "{output:?}");
+    }
+
     #[test]
     fn reach_table() {
         let refused = "port=2377 rc=1 bash: connect: Connection refused bash: line 1: /dev/tcp/10.0.0.2/2377: Connection refused\nport=7946 rc=0 \n";

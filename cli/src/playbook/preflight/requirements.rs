@@ -322,6 +322,82 @@ mod tests {
         );
     }
 
+    fn plan_for(sizing: &str) -> Plan {
+        let raw = cc_sizing::RawInputs::from_sizing_toml(sizing).expect("sizing inputs");
+        let coefficients = cc_sizing::Coefficients::embedded().expect("coefficients");
+        let valid = raw.validate(coefficients).expect("valid inputs");
+        cc_sizing::plan(&valid).expect("plan").plan
+    }
+
+    #[test]
+    fn the_development_plan_asks_its_single_host_for_everything() {
+        let plan = plan_for("version = 1\nmau = 1000\n");
+        assert_eq!(plan.hosts.len(), 1);
+        let needs = for_host(&plan, &plan.hosts[0], &[]);
+        assert!(needs.manager && needs.data_host);
+        assert!(needs.peers.is_empty());
+        let keys: Vec<&str> = needs.sysctls.iter().map(|need| need.key.as_str()).collect();
+        for key in [
+            "fs.file-max",
+            "fs.nr_open",
+            "net.netfilter.nf_conntrack_max",
+            "vm.max_map_count",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
+        let ports: Vec<(u16, Protocol)> = needs
+            .ports
+            .iter()
+            .map(|need| (need.port, need.protocol))
+            .collect();
+        for port in [
+            (2377, Protocol::Tcp),
+            (7946, Protocol::Udp),
+            (4789, Protocol::Udp),
+            (443, Protocol::Tcp),
+        ] {
+            assert!(ports.contains(&port), "{port:?} missing from {ports:?}");
+        }
+        let probes = probes(&needs, "https://download.docker.com");
+        assert_eq!(probes[0], Probe::Os, "os first: fixes need the family");
+        assert!(probes.contains(&Probe::NoPeers));
+    }
+
+    #[test]
+    fn a_production_plan_checks_every_pair_of_hosts() {
+        let plan = plan_for("version = 1\nmau = 200000\n");
+        assert!(plan.hosts.len() > 1, "expected several hosts");
+        let addresses: Vec<PeerAddress> = plan
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(index, host)| PeerAddress {
+                name: host.name.clone(),
+                address: format!("10.0.0.{}", index + 1),
+                manager: host.roles.contains(&HostRole::Manager),
+            })
+            .collect();
+        for host in &plan.hosts {
+            let peers: Vec<PeerAddress> = addresses
+                .iter()
+                .filter(|peer| peer.name != host.name)
+                .cloned()
+                .collect();
+            let needs = for_host(&plan, host, &peers);
+            assert_eq!(needs.peers.len(), plan.hosts.len() - 1);
+            for (peer, address) in needs.peers.iter().zip(&peers) {
+                assert_eq!(peer.tcp_ports.contains(&SWARM_MANAGER_TCP), address.manager);
+            }
+            assert_eq!(
+                needs
+                    .ports
+                    .iter()
+                    .any(|need| need.port == SWARM_MANAGER_TCP),
+                needs.manager
+            );
+        }
+    }
+
     #[test]
     fn peers_reach_managers_on_2377_only() {
         let manager = peer_for(&PeerAddress {
