@@ -363,7 +363,12 @@ impl Builder<'_> {
         for member in &mongodb.members {
             let name = &member.service;
             let mut spec = Spec::new(name, &self.env.images.mongodb, Kind::Stateful);
-            spec.command = strings(&["mongod", "--config", "/etc/mongod.conf"]);
+            // mongod refuses a keyfile others can read, and Compose ignores secret modes: install a private
+            // copy, then let the image's entrypoint drop to the mongodb user.
+            spec.command = shell(
+                "install -m 0400 -o 999 -g 999 /run/secrets/mongodb_keyfile /tmp/mongodb-keyfile && exec \
+                 docker-entrypoint.sh mongod --config /etc/mongod.conf",
+            );
             spec.networks = vec!["data", "monitoring"];
             spec.volumes = vec![(format!("{name}-data"), "/data/db".into())];
             spec.secrets = vec![
