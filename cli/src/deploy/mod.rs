@@ -3,6 +3,7 @@
 //! (`audit`), swarm commands (`swarm`) and what `status` shows (`status`). Executing goes through `crate::remote`.
 
 pub mod audit;
+pub mod desired;
 pub mod lock;
 pub mod observe;
 pub mod planner;
