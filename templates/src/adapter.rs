@@ -400,6 +400,7 @@ impl Adapter<'_> {
                 appendonly: plan.persistence == RedisPersistence::Aof,
                 rdb_snapshots: plan.persistence == RedisPersistence::Rdb,
                 sentinel_quorum: (sentinels.len() as u32) / 2 + 1,
+                cluster_replicas: plan.replicas_per_master,
                 sentinels,
             });
         }

@@ -251,6 +251,8 @@ pub struct RedisRole {
     pub sentinels: Vec<String>,
     /// Sentinels that must agree before a failover: a majority.
     pub sentinel_quorum: u32,
+    /// Replicas of each primary in cluster mode (`redis-cli --cluster create --cluster-replicas N`).
+    pub cluster_replicas: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -210,6 +210,7 @@ fn render_configs(renderer: &mut Renderer<'_>, model: &Model) -> Result<(), Rend
             )?;
         }
     }
+    renderer.one("redis/topology.yml.j2", "redis/topology.yml")?;
     for role in &model.redis {
         for sentinel in &role.sentinels {
             renderer.render(
