@@ -362,7 +362,7 @@ fn parts(size: &str, scale: &Scale) -> Parts {
             rdb_snapshots: role == "sessions",
             sentinels: Vec::new(),
             sentinel_quorum: 0,
-            cluster_replicas: if topology == "cluster" { 1 } else { 0 },
+            cluster_replicas: u32::from(topology == "cluster"),
         });
     }
     let members: Vec<MongodbMember> = (1..=quorum)
