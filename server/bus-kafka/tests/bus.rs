@@ -188,14 +188,22 @@ async fn topics_routing_order_and_commit_after_work() {
         .create()
         .expect("metadata client");
     for topic in bus.topics().all() {
-        let metadata = probe
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .expect("metadata");
-        assert_eq!(
-            metadata.topics()[0].partitions().len(),
-            3,
-            "partitions of {topic}"
-        );
+        // Metadata reaches every broker shortly after creation: poll until it shows the partitions.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let metadata = probe
+                .fetch_metadata(Some(topic), Duration::from_secs(10))
+                .expect("metadata");
+            let partitions = metadata.topics()[0].partitions().len();
+            if partitions == 3 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{topic} has {partitions} partitions, expected 3"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     // 3 conversations × 10 messages, interleaved, plus events of other families.
     for seq in 1..=10 {
@@ -239,6 +247,14 @@ async fn topics_routing_order_and_commit_after_work() {
     }
     let (later, _) = consume(&config, &group, &bus.topics().messages, 2, None).await;
     assert_eq!(later, vec![("a".to_owned(), 11), ("a".to_owned(), 12)]);
+}
+
+/// A relay that takes rows at once (no grace period: these rows have no writer that will confirm them).
+fn immediate_relay() -> RelayConfig {
+    RelayConfig {
+        grace: Duration::ZERO,
+        ..RelayConfig::new("a")
+    }
 }
 
 /// A store with an app, three users and a group conversation, made through the store itself.
@@ -300,7 +316,7 @@ async fn relay_publishes_committed_messages_after_kafka_comes_back() {
         store.clone(),
         Arc::new(KafkaBus::new(down).expect("producer")),
         None,
-        RelayConfig::new("a"),
+        immediate_relay(),
     );
     relay
         .run_once()
@@ -309,7 +325,7 @@ async fn relay_publishes_committed_messages_after_kafka_comes_back() {
     assert_eq!(store.outbox_backlog().await.expect("backlog"), 20);
     // Kafka "back": the next relay pass publishes everything, in seq order, and empties the outbox.
     let bus = Arc::new(KafkaBus::new(config.clone()).expect("producer"));
-    let relay = OutboxRelay::new(store.clone(), bus.clone(), None, RelayConfig::new("a"));
+    let relay = OutboxRelay::new(store.clone(), bus.clone(), None, immediate_relay());
     let pass = relay.run_once().await.expect("relay pass");
     assert_eq!(pass.published, 20);
     assert_eq!(store.outbox_backlog().await.expect("backlog"), 0);

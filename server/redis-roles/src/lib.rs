@@ -18,6 +18,7 @@ mod conn;
 mod keys;
 mod presence;
 mod pubsub;
+mod sequencer;
 
 pub use cache::{CacheSettings, CachedStore};
 pub use config::{ConnectError, RedisRoleConfig, RedisTarget};

@@ -14,15 +14,19 @@
 use crate::breaker::Breaker;
 use crate::config::{ConnectError, RedisRoleConfig};
 use crate::conn::RedisConn;
+use crate::sequencer::Sequencer;
 use async_trait::async_trait;
 use cc_core::bus::{Bus, BusError, EventSink};
 use cc_core::events::Envelope;
 use futures_util::StreamExt as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-type Sinks = Arc<RwLock<Vec<Arc<dyn EventSink>>>>;
+type Sinks = Arc<Sequencer>;
+
+/// How long an early event waits for the ones before it before the hole is filled from the store.
+const HOLD: Duration = Duration::from_millis(100);
 
 pub struct RedisLiveBus {
     origin: String,
@@ -43,7 +47,7 @@ struct SubscriberState {
 }
 
 fn sinks_of(sinks: &Sinks) -> Vec<Arc<dyn EventSink>> {
-    sinks.read().map(|s| s.clone()).unwrap_or_default()
+    sinks.sinks()
 }
 
 impl RedisLiveBus {
@@ -52,7 +56,16 @@ impl RedisLiveBus {
         let publisher = config.connect().await?;
         let origin = uuid::Uuid::new_v4().simple().to_string();
         let channel = format!("{}events", config.key_prefix);
-        let sinks: Sinks = Arc::default();
+        let sinks: Sinks = Arc::new(Sequencer::new(HOLD));
+        let filling = Arc::downgrade(&sinks);
+        tokio::spawn(async move {
+            // Ends with the bus (the last strong reference).
+            while let Some(sequencer) = filling.upgrade() {
+                sequencer.fill_due().await;
+                drop(sequencer);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
         let state = Arc::new(SubscriberState::default());
         let task = tokio::spawn(subscribe_forever(
             config.urls(),
@@ -78,6 +91,11 @@ impl RedisLiveBus {
         self.state.subscribed.load(Ordering::Acquire)
     }
 
+    /// Lets the bus fill holes in a conversation's live sequence from the store (see the sequencer).
+    pub fn set_gap_filler(&self, store: Arc<dyn cc_core::store::Store>) {
+        self.sinks.set_filler(store);
+    }
+
     /// How many times sinks were told that events may have been missed.
     pub fn continuity_losses(&self) -> u64 {
         self.state.losses.load(Ordering::Acquire)
@@ -95,10 +113,7 @@ impl Bus for RedisLiveBus {
     async fn publish(&self, envelope: Envelope) -> Result<(), BusError> {
         let payload = serde_json::to_string(&envelope)
             .map_err(|error| BusError::Unavailable(format!("event not serialisable: {error}")))?;
-        let envelope = Arc::new(envelope);
-        for sink in sinks_of(&self.sinks) {
-            sink.deliver(&envelope);
-        }
+        self.sinks.offer(Arc::new(envelope));
         if !self.breaker.allows() {
             return Err(BusError::Unavailable(
                 "Redis pub/sub failed less than a second ago; not retried yet".into(),
@@ -118,9 +133,7 @@ impl Bus for RedisLiveBus {
     }
 
     fn subscribe(&self, sink: Arc<dyn EventSink>) {
-        if let Ok(mut sinks) = self.sinks.write() {
-            sinks.push(sink);
-        }
+        self.sinks.subscribe(sink);
     }
 }
 
@@ -181,12 +194,7 @@ async fn subscribe_forever(
                 continue;
             }
             match serde_json::from_str::<Envelope>(body) {
-                Ok(envelope) => {
-                    let envelope = Arc::new(envelope);
-                    for sink in sinks_of(&sinks) {
-                        sink.deliver(&envelope);
-                    }
-                }
+                Ok(envelope) => sinks.offer(Arc::new(envelope)),
                 Err(error) => tracing::error!(%error, "undecodable event on the live channel"),
             }
         }

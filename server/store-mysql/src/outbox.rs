@@ -1,26 +1,29 @@
-//! Transactional outbox and its relay.
+//! Transactional outbox, its writers' confirmations, and the relay.
 //!
 //! [`MysqlStore::append_message`](cc_core::store::Store::append_message) writes the `message_created` event into
-//! `outbox` in the same transaction as the message, so an acknowledged message always has its event stored. The
-//! [`OutboxRelay`] publishes those rows to the durable bus (Kafka) and deletes them once the bus acknowledged them:
-//! a crash between commit and publish only delays the event until a relay runs again, and a crash between
-//! publish and delete publishes it twice (consumers deduplicate by conversation and `seq`).
+//! `outbox` in the same transaction as the message, so an acknowledged message always has its event stored.
+//! The replica that committed it publishes it live at once and hands it to its [`OutboxConfirmer`], which puts it
+//! on the durable bus (Kafka) and then deletes the row by `(conversation, seq)`. Whatever a writer did not confirm
+//! — it died between commit and publish, or Redis or Kafka refused — stays in the outbox, and after `grace` the
+//! [`OutboxRelay`] publishes it to the durable bus **and** live, then deletes it. So a crash anywhere between
+//! commit and publish delays an event by about `grace` and never loses it; a crash between publish and delete
+//! publishes it twice (consumers and clients deduplicate by conversation and `seq`).
 //!
-//! One relay is active at a time across replicas (a lease row); rows leave in `(created_at_ms, conversation, seq)`
-//! order and a batch is deleted only up to its first failure, so per-conversation order on the bus is kept.
-//! Rows older than `live_republish_after` when published (their writer died before its own live publish, or the
-//! bus was down) are also sent to the live bus, so recipients' gateways are not left waiting for a reconnect.
+//! One relay is active at a time across replicas (a lease row, renewed at half its life). Rows leave in
+//! `(created_at_ms, conversation, seq)` order and a batch is deleted only up to its first failure. Per-conversation
+//! order on Kafka holds on the normal path (writers publish under the domain's per-conversation lock); an event
+//! recovered by the relay may arrive after later ones of its conversation, so consumers order by `seq`.
 
 use crate::MysqlStore;
 use crate::error::map;
 use cc_core::bus::Bus;
-use cc_core::events::Envelope;
+use cc_core::events::{DomainEvent, Envelope};
 use cc_core::ids::now_ms;
 use cc_core::store::StoreResult;
 use sqlx::Row as _;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::Notify;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 pub(crate) async fn insert(
     tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
@@ -53,12 +56,17 @@ pub struct OutboxEntry {
 const RELAY_LEASE: &str = "outbox-relay";
 
 impl MysqlStore {
-    /// The oldest waiting events, in publication order.
-    pub async fn outbox_pending(&self, limit: u32) -> StoreResult<Vec<OutboxEntry>> {
+    /// The oldest waiting events committed at or before `cutoff_ms`, in publication order.
+    pub async fn outbox_pending(
+        &self,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxEntry>> {
         let found = sqlx::query(
-            "SELECT id, envelope, created_at_ms FROM outbox \
+            "SELECT id, envelope, created_at_ms FROM outbox WHERE created_at_ms <= ? \
              ORDER BY created_at_ms, conversation_id, seq LIMIT ?",
         )
+        .bind(cutoff_ms)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
@@ -93,6 +101,20 @@ impl MysqlStore {
             let mut query = sqlx::query(&sql);
             for id in chunk {
                 query = query.bind(id);
+            }
+            query.execute(&self.pool).await.map_err(map)?;
+        }
+        Ok(())
+    }
+
+    /// Marks the events of these messages done (their writer published them); idempotent.
+    pub async fn outbox_done_messages(&self, messages: &[(String, i64)]) -> StoreResult<()> {
+        for chunk in messages.chunks(200) {
+            let predicate = vec!["(conversation_id = ? AND seq = ?)"; chunk.len()].join(" OR ");
+            let sql = format!("DELETE FROM outbox WHERE {predicate}");
+            let mut query = sqlx::query(&sql);
+            for (conversation, seq) in chunk {
+                query = query.bind(conversation).bind(seq);
             }
             query.execute(&self.pool).await.map_err(map)?;
         }
@@ -141,11 +163,11 @@ pub struct RelayConfig {
     pub owner: String,
     /// How long a crashed owner keeps the lease before another replica takes over.
     pub lease: Duration,
-    /// How often the relay looks for rows when nothing woke it.
+    /// How often the relay looks for rows.
     pub poll: Duration,
     pub batch: u32,
-    /// Rows at least this old when published are also sent to the live bus.
-    pub live_republish_after: Duration,
+    /// Rows younger than this are their writer's to confirm; older ones are recovered by the relay.
+    pub grace: Duration,
 }
 
 impl RelayConfig {
@@ -153,9 +175,9 @@ impl RelayConfig {
         Self {
             owner: owner.into(),
             lease: Duration::from_secs(5),
-            poll: Duration::from_millis(100),
+            poll: Duration::from_millis(250),
             batch: 500,
-            live_republish_after: Duration::from_secs(1),
+            grace: Duration::from_secs(2),
         }
     }
 }
@@ -188,7 +210,8 @@ pub struct OutboxRelay {
     durable: Arc<dyn Bus>,
     live: Option<Arc<dyn Bus>>,
     config: RelayConfig,
-    wake: Arc<Notify>,
+    /// Until when this replica holds the lease (renewed at half its life, not on every pass).
+    held_until: Mutex<Option<Instant>>,
 }
 
 impl OutboxRelay {
@@ -203,25 +226,41 @@ impl OutboxRelay {
             durable,
             live,
             config,
-            wake: Arc::new(Notify::new()),
+            held_until: Mutex::new(None),
         }
     }
 
-    /// Notify this to run a pass now (after a local commit) instead of at the next poll.
-    pub fn waker(&self) -> Arc<Notify> {
-        self.wake.clone()
-    }
-
-    /// Claims the lease and publishes one batch.
-    pub async fn run_once(&self) -> Result<RelayPass, RelayError> {
-        if !self
+    async fn leads(&self) -> StoreResult<bool> {
+        let now = Instant::now();
+        let held = *self
+            .held_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.is_some_and(|until| until > now + self.config.lease / 2) {
+            return Ok(true);
+        }
+        let claimed = self
             .store
             .claim_lease(RELAY_LEASE, &self.config.owner, self.config.lease)
-            .await?
-        {
+            .await?;
+        *self
+            .held_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            claimed.then(|| now + self.config.lease);
+        Ok(claimed)
+    }
+
+    /// Publishes one batch of rows older than `grace`, if this replica leads.
+    pub async fn run_once(&self) -> Result<RelayPass, RelayError> {
+        if !self.leads().await? {
             return Ok(RelayPass::default());
         }
-        let entries = self.store.outbox_pending(self.config.batch).await?;
+        let grace = i64::try_from(self.config.grace.as_millis()).unwrap_or(i64::MAX);
+        let entries = self
+            .store
+            .outbox_pending(now_ms() - grace, self.config.batch)
+            .await?;
         let mut pass = RelayPass {
             leader: true,
             ..RelayPass::default()
@@ -230,7 +269,7 @@ impl OutboxRelay {
             return Ok(pass);
         }
         // Every publish is started before any is awaited (join_all polls in order, and a producer enqueues on
-        // the first poll), so a batch costs one round trip and keeps per-conversation order.
+        // the first poll), so a batch costs one round trip and keeps its order.
         let outcomes = futures_util::future::join_all(
             entries
                 .iter()
@@ -243,10 +282,8 @@ impl OutboxRelay {
             .count();
         let first_error = outcomes.into_iter().find_map(Result::err);
         let done = &entries[..published];
-        let grace = i64::try_from(self.config.live_republish_after.as_millis()).unwrap_or(i64::MAX);
-        let now = now_ms();
         if let Some(live) = &self.live {
-            for entry in done.iter().filter(|e| now - e.created_at_ms >= grace) {
+            for entry in done {
                 // Best effort: the live path may be down too; clients then resume from the store.
                 if live.publish(entry.envelope.clone()).await.is_ok() {
                     pass.republished_live += 1;
@@ -266,14 +303,23 @@ impl OutboxRelay {
         }
     }
 
-    /// Runs passes until `shutdown` completes: immediately when woken, else every `poll`; a full batch runs the
-    /// next pass at once. Errors are logged and retried at the poll interval.
+    /// Runs passes every `poll` until `shutdown` completes; a full batch runs the next pass at once. Errors are
+    /// logged and retried at the next poll.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             let mut full = false;
             match self.run_once().await {
-                Ok(pass) => full = pass.published >= self.config.batch as usize,
+                Ok(pass) => {
+                    if pass.published > 0 {
+                        tracing::info!(
+                            published = pass.published,
+                            live = pass.republished_live,
+                            "outbox relay recovered unconfirmed events"
+                        );
+                    }
+                    full = pass.published >= self.config.batch as usize;
+                }
                 Err(error) => tracing::warn!(%error, "outbox relay pass failed; retrying"),
             }
             if full {
@@ -281,9 +327,70 @@ impl OutboxRelay {
             }
             tokio::select! {
                 () = &mut shutdown => return,
-                () = self.wake.notified() => {}
                 () = tokio::time::sleep(self.config.poll) => {}
             }
         }
+    }
+}
+
+/// Confirmations waiting for the confirmer; beyond this the relay recovers the events instead.
+const CONFIRM_QUEUE: usize = 65_536;
+
+/// A writer's side of the outbox: after its live publish, events go here; a background task puts them on the
+/// durable bus in order and deletes their rows in batches. Anything it cannot do is left to the relay.
+#[derive(Clone)]
+pub struct OutboxConfirmer {
+    queue: mpsc::Sender<Envelope>,
+}
+
+impl OutboxConfirmer {
+    pub fn spawn(store: MysqlStore, durable: Arc<dyn Bus>) -> Self {
+        let (queue, receiver) = mpsc::channel(CONFIRM_QUEUE);
+        tokio::spawn(confirm_forever(store, durable, receiver));
+        Self { queue }
+    }
+
+    /// Hands over a published `message_created` event; never waits (a full queue leaves it to the relay).
+    pub fn confirm(&self, envelope: Envelope) {
+        if self.queue.try_send(envelope).is_err() {
+            tracing::debug!("outbox confirmer queue full; the relay will publish the event");
+        }
+    }
+}
+
+async fn confirm_forever(
+    store: MysqlStore,
+    durable: Arc<dyn Bus>,
+    mut receiver: mpsc::Receiver<Envelope>,
+) {
+    let mut batch = Vec::with_capacity(256);
+    while receiver.recv_many(&mut batch, 256).await > 0 {
+        let outcomes = futures_util::future::join_all(
+            batch
+                .iter()
+                .map(|envelope| durable.publish(envelope.clone())),
+        )
+        .await;
+        let done: Vec<(String, i64)> = batch
+            .iter()
+            .zip(outcomes)
+            .filter(|(_, outcome)| outcome.is_ok())
+            .filter_map(|(envelope, _)| match &envelope.event {
+                DomainEvent::MessageCreated { message } => {
+                    Some((message.conversation_id.0.clone(), message.seq))
+                }
+                _ => None,
+            })
+            .collect();
+        if done.len() < batch.len() {
+            tracing::warn!(
+                failed = batch.len() - done.len(),
+                "durable bus refused events; the relay will retry them"
+            );
+        }
+        if let Err(error) = store.outbox_done_messages(&done).await {
+            tracing::warn!(%error, "outbox rows not deleted; the relay will publish them again");
+        }
+        batch.clear();
     }
 }

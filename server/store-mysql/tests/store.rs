@@ -14,7 +14,7 @@ use cc_core::store::{HistoryPage, Store};
 use cc_core::{ChatService, CoreLimits, Principal};
 use cc_protocol::rest::{CreateConversation, CreateUser, Visibility};
 use cc_protocol::{ErrorCode, MessageBody};
-use cc_store_mysql::outbox::{OutboxRelay, RelayConfig};
+use cc_store_mysql::outbox::{OutboxConfirmer, OutboxRelay, RelayConfig};
 use cc_store_mysql::{MIGRATIONS, MysqlStore};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -121,7 +121,7 @@ async fn two_replicas_sending_concurrently_get_gap_free_seqs_and_an_outbox_row_e
     let seqs: Vec<i64> = history.iter().map(|m| m.seq).collect();
     assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
     assert_eq!(first.outbox_backlog().await.expect("backlog"), 100);
-    let pending = first.outbox_pending(1000).await.expect("pending");
+    let pending = first.outbox_pending(i64::MAX, 1000).await.expect("pending");
     let outboxed: Vec<i64> = pending
         .iter()
         .filter_map(|entry| match &entry.envelope.event {
@@ -488,7 +488,7 @@ async fn relay_publishes_what_was_committed_without_a_publish_and_one_relay_lead
     let (live, republished) = collecting_bus();
     let mut config = RelayConfig::new("replica-a");
     config.batch = 8;
-    config.live_republish_after = Duration::ZERO;
+    config.grace = Duration::ZERO;
     let leader = OutboxRelay::new(store.clone(), durable.clone(), Some(live), config);
     let follower = OutboxRelay::new(store.clone(), durable, None, RelayConfig::new("replica-b"));
     let mut total = 0;
@@ -539,5 +539,42 @@ async fn relay_publishes_what_was_committed_without_a_publish_and_one_relay_lead
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    db.drop_now().await;
+}
+
+#[tokio::test]
+async fn writers_confirm_their_rows_and_the_relay_leaves_young_rows_alone() {
+    let db = FreshDatabase::create("confirm").await;
+    let store = db.open().await;
+    let service = service(&store);
+    let (app, conversation) = setup(&service).await;
+    for n in 0..10 {
+        service
+            .send_message(
+                &principal(&app, "alice"),
+                send(&conversation, &format!("m{n}"), "x"),
+            )
+            .await
+            .expect("send");
+    }
+    // Within the grace period the relay does nothing: the rows are their writers' to confirm.
+    let (durable, published) = collecting_bus();
+    let relay = OutboxRelay::new(store.clone(), durable.clone(), None, RelayConfig::new("r"));
+    let pass = relay.run_once().await.expect("relay pass");
+    assert!(pass.leader && pass.published == 0, "{pass:?}");
+    // The writer confirms six of them: published on the durable bus, rows gone.
+    let confirmer = OutboxConfirmer::spawn(store.clone(), durable);
+    for entry in store.outbox_pending(i64::MAX, 6).await.expect("pending") {
+        confirmer.confirm(entry.envelope);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.outbox_backlog().await.expect("backlog") != 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "confirmations never deleted their rows"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(published.seqs(), (1..=6).collect::<Vec<_>>());
     db.drop_now().await;
 }

@@ -1,23 +1,24 @@
 //! The production bus: live fan-out over Redis pub/sub, durable events on Kafka.
 //!
-//! A committed message is already in the outbox (written in its transaction): publishing it here sends it live
-//! and wakes the outbox relay, which puts it on Kafka from committed state. Other events go live and, in the
-//! background, to Kafka directly (they have no outbox: a crash in between loses the Kafka copy only; the data is
-//! in the store).
+//! A committed message is already in the outbox (written in its transaction). Publishing it here sends it live,
+//! then hands it to the outbox confirmer, which puts it on Kafka and deletes its row; anything unconfirmed is
+//! recovered by the relay after its grace period (durable and live). Other events go live and, in the
+//! background, to Kafka directly (no outbox: a crash in between loses the Kafka copy only; the data is in the
+//! store).
 
 use async_trait::async_trait;
 use cc_bus_kafka::KafkaBus;
 use cc_core::bus::{Bus, BusError, EventSink};
 use cc_core::events::{DomainEvent, Envelope};
 use cc_redis::RedisLiveBus;
+use cc_store_mysql::outbox::OutboxConfirmer;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::Notify;
 
 pub struct ProductionBus {
     live: Arc<RedisLiveBus>,
     kafka: Arc<KafkaBus>,
-    relay_wake: Option<Arc<Notify>>,
+    confirmer: OutboxConfirmer,
     /// Test hook: abort after this many committed messages, before publishing the last one.
     abort_after_commits: Option<u64>,
     commits: AtomicU64,
@@ -27,20 +28,16 @@ impl ProductionBus {
     pub fn new(
         live: Arc<RedisLiveBus>,
         kafka: Arc<KafkaBus>,
-        relay_wake: Option<Arc<Notify>>,
+        confirmer: OutboxConfirmer,
         abort_after_commits: Option<u64>,
     ) -> Self {
         Self {
             live,
             kafka,
-            relay_wake,
+            confirmer,
             abort_after_commits,
             commits: AtomicU64::new(0),
         }
-    }
-
-    pub fn live(&self) -> &Arc<RedisLiveBus> {
-        &self.live
     }
 }
 
@@ -59,10 +56,11 @@ impl Bus for ProductionBus {
                 );
                 std::process::abort();
             }
-            if let Some(wake) = &self.relay_wake {
-                wake.notify_one();
-            }
-            return self.live.publish(envelope).await;
+            // Confirmed only once live: a message that did not go live stays for the relay, which sends it
+            // live as well as to Kafka.
+            self.live.publish(envelope.clone()).await?;
+            self.confirmer.confirm(envelope);
+            return Ok(());
         }
         let kafka = Arc::clone(&self.kafka);
         let durable = envelope.clone();

@@ -154,7 +154,8 @@ pub struct RawOutbox {
     pub relay: bool,
     pub lease_ms: u64,
     pub poll_ms: u64,
-    pub live_republish_after_ms: u64,
+    /// Rows their writer has not confirmed after this long are published (durable and live) by the relay.
+    pub grace_ms: u64,
 }
 
 impl Default for RawOutbox {
@@ -162,8 +163,8 @@ impl Default for RawOutbox {
         Self {
             relay: true,
             lease_ms: 5_000,
-            poll_ms: 100,
-            live_republish_after_ms: 1_000,
+            poll_ms: 250,
+            grace_ms: 2_000,
         }
     }
 }
@@ -478,6 +479,12 @@ impl RawProduction {
         });
         // Outbox relay.
         let o = &self.outbox;
+        if o.grace_ms < 100 {
+            problems.add(
+                "production.outbox.grace_ms",
+                "must be at least 100 (writers need time to confirm)",
+            );
+        }
         if o.lease_ms < 1_000 || o.poll_ms == 0 || o.poll_ms >= o.lease_ms {
             problems.add(
                 "production.outbox.lease_ms",
@@ -488,7 +495,7 @@ impl RawProduction {
             let mut relay = cc_store_mysql::outbox::RelayConfig::new(replica_name.clone());
             relay.lease = Duration::from_millis(o.lease_ms);
             relay.poll = Duration::from_millis(o.poll_ms);
-            relay.live_republish_after = Duration::from_millis(o.live_republish_after_ms);
+            relay.grace = Duration::from_millis(o.grace_ms);
             relay
         });
         let mut fault_abort_after_commits = None;

@@ -12,7 +12,7 @@ use cc_core::store::Store;
 use cc_meta_mongo::{MetaStore, MongoMetadata};
 use cc_redis::{CacheSettings, CachedStore, RedisLiveBus, RedisPresence};
 use cc_store_mysql::MysqlStore;
-use cc_store_mysql::outbox::OutboxRelay;
+use cc_store_mysql::outbox::{OutboxConfirmer, OutboxRelay};
 pub use config::{ProductionSettings, RawProduction};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -77,23 +77,23 @@ impl Production {
                     .context("production.redis.cache")?,
             ),
         };
+        // Holes in a conversation's live sequence (a writer died between commit and publish) are filled from
+        // the store, so connections get every message in `seq` order.
+        live.set_gap_filler(Arc::clone(&store));
         let stop_relay = Arc::new(Notify::new());
-        let (relay, relay_wake) = match &settings.relay {
-            Some(config) => {
-                let durable: Arc<dyn Bus> = kafka.clone();
-                let to_live: Arc<dyn Bus> = live.clone();
-                let relay = OutboxRelay::new(mysql.clone(), durable, Some(to_live), config.clone());
-                let wake = relay.waker();
-                let stop = stop_relay.clone();
-                let task = tokio::spawn(relay.run(async move { stop.notified().await }));
-                (Some(task), Some(wake))
-            }
-            None => (None, None),
-        };
+        let relay = settings.relay.as_ref().map(|config| {
+            let durable: Arc<dyn Bus> = kafka.clone();
+            let to_live: Arc<dyn Bus> = live.clone();
+            let relay = OutboxRelay::new(mysql.clone(), durable, Some(to_live), config.clone());
+            let stop = stop_relay.clone();
+            tokio::spawn(relay.run(async move { stop.notified().await }))
+        });
+        let durable: Arc<dyn Bus> = kafka.clone();
+        let confirmer = OutboxConfirmer::spawn(mysql.clone(), durable);
         let bus = Arc::new(bus::ProductionBus::new(
             live.clone(),
             kafka.clone(),
-            relay_wake,
+            confirmer,
             settings.fault_abort_after_commits,
         ));
         tracing::info!(replica = %settings.replica_name, "production backends connected");

@@ -1,0 +1,258 @@
+//! Per-conversation ordering of live `message_created` events across replicas.
+//!
+//! Two replicas commit `seq` n and n+1 of one conversation in that order, but their publications can reach a
+//! gateway the other way round; and a replica that dies between commit and publish leaves a hole. The contract
+//! says a connection gets a conversation's messages in increasing `seq` with no silent gap, so every event goes
+//! through this sequencer before the sinks: in-order events pass at once, an early one is held until the
+//! missing ones arrive, and a hole older than `hold` is filled from the store (the committed truth). Only if the
+//! store cannot be read either are the held events released with the gap (the clients then see it and resume).
+//! Duplicates of delivered events (a relay republishing) are dropped; events released past a hole that are found
+//! later still go out, late rather than never.
+
+use cc_core::bus::EventSink;
+use cc_core::events::{DomainEvent, Envelope};
+use cc_core::ids::{AppId, ConversationId};
+use cc_core::store::{HistoryPage, Store};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+type LaneKey = (AppId, ConversationId);
+
+struct Lane {
+    /// The next `seq` to deliver.
+    next: i64,
+    held: BTreeMap<i64, Arc<Envelope>>,
+    /// When the oldest held event arrived.
+    holding_since: Option<Instant>,
+    /// `seq`s given up on (released past): delivered late if they ever come.
+    skipped: BTreeSet<i64>,
+    touched: Instant,
+}
+
+pub(crate) struct Sequencer {
+    lanes: Mutex<HashMap<LaneKey, Lane>>,
+    sinks: RwLock<Vec<Arc<dyn EventSink>>>,
+    filler: OnceLock<Arc<dyn Store>>,
+    hold: Duration,
+}
+
+/// Lanes idle longer than this are forgotten (their next event starts a new lane).
+const IDLE_LANE: Duration = Duration::from_secs(120);
+const MAX_LANES: usize = 200_000;
+
+fn message_key(envelope: &Envelope) -> Option<(LaneKey, i64)> {
+    match &envelope.event {
+        DomainEvent::MessageCreated { message } => Some((
+            (envelope.app_id.clone(), message.conversation_id.clone()),
+            message.seq,
+        )),
+        _ => None,
+    }
+}
+
+impl Sequencer {
+    pub(crate) fn new(hold: Duration) -> Self {
+        Self {
+            lanes: Mutex::new(HashMap::new()),
+            sinks: RwLock::default(),
+            filler: OnceLock::new(),
+            hold,
+        }
+    }
+
+    pub(crate) fn subscribe(&self, sink: Arc<dyn EventSink>) {
+        if let Ok(mut sinks) = self.sinks.write() {
+            sinks.push(sink);
+        }
+    }
+
+    pub(crate) fn set_filler(&self, store: Arc<dyn Store>) {
+        let _ = self.filler.set(store);
+    }
+
+    pub(crate) fn sinks(&self) -> Vec<Arc<dyn EventSink>> {
+        self.sinks.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn deliver_all(&self, ready: &[Arc<Envelope>]) {
+        if ready.is_empty() {
+            return;
+        }
+        let sinks = self.sinks();
+        for envelope in ready {
+            for sink in &sinks {
+                sink.deliver(envelope);
+            }
+        }
+    }
+
+    fn lanes(&self) -> std::sync::MutexGuard<'_, HashMap<LaneKey, Lane>> {
+        self.lanes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes one event; delivers what is in order (under the lock, so deliveries of a lane never interleave).
+    pub(crate) fn offer(&self, envelope: Arc<Envelope>) {
+        let Some((key, seq)) = message_key(&envelope) else {
+            self.deliver_all(&[envelope]);
+            return;
+        };
+        let mut lanes = self.lanes();
+        let now = Instant::now();
+        if lanes.len() > MAX_LANES {
+            lanes.retain(|_, lane| lane.held.is_empty() && now - lane.touched < IDLE_LANE);
+        }
+        let lane = lanes.entry(key).or_insert_with(|| Lane {
+            next: seq,
+            held: BTreeMap::new(),
+            holding_since: None,
+            skipped: BTreeSet::new(),
+            touched: now,
+        });
+        lane.touched = now;
+        let mut ready = Vec::new();
+        if seq == lane.next {
+            lane.next += 1;
+            ready.push(envelope);
+            while let Some(next) = lane.held.remove(&lane.next) {
+                lane.next += 1;
+                ready.push(next);
+            }
+            lane.holding_since = (!lane.held.is_empty()).then_some(now);
+        } else if seq > lane.next {
+            lane.held.entry(seq).or_insert(envelope);
+            lane.holding_since.get_or_insert(now);
+        } else if lane.skipped.remove(&seq) {
+            ready.push(envelope);
+        }
+        self.deliver_all(&ready);
+    }
+
+    /// Lanes whose hole is older than `hold`: (key, last delivered seq, first held seq).
+    fn due(&self) -> Vec<(LaneKey, i64, i64)> {
+        let now = Instant::now();
+        self.lanes()
+            .iter()
+            .filter(|(_, lane)| {
+                lane.holding_since
+                    .is_some_and(|since| now - since >= self.hold)
+            })
+            .filter_map(|(key, lane)| {
+                let first = *lane.held.keys().next()?;
+                Some((key.clone(), lane.next - 1, first))
+            })
+            .collect()
+    }
+
+    /// Fills due holes from the store, or releases past them when it cannot.
+    pub(crate) async fn fill_due(&self) {
+        for (key, after, first_held) in self.due() {
+            let missing = u32::try_from(first_held - after - 1)
+                .unwrap_or(u32::MAX)
+                .min(1_000);
+            let fetched = match self.filler.get() {
+                Some(store) => store
+                    .history(&key.0, &key.1, HistoryPage::After(after), missing)
+                    .await
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(%error, "live gap not filled from the store");
+                        Vec::new()
+                    }),
+                None => Vec::new(),
+            };
+            let mut lanes = self.lanes();
+            let Some(lane) = lanes.get_mut(&key) else {
+                continue;
+            };
+            let Some(template) = lane.held.values().next().cloned() else {
+                continue;
+            };
+            let mut ready = Vec::new();
+            for message in fetched {
+                if message.seq == lane.next {
+                    lane.next += 1;
+                    ready.push(Arc::new(Envelope {
+                        app_id: template.app_id.clone(),
+                        recipients: template.recipients.clone(),
+                        event: DomainEvent::MessageCreated { message },
+                        at_ms: template.at_ms,
+                    }));
+                }
+            }
+            // Whatever the store could not give is released past: the clients see the gap.
+            while let Some((&seq, _)) = lane.held.iter().next() {
+                if seq > lane.next {
+                    tracing::warn!(from = lane.next, to = seq - 1, "live gap released unfilled");
+                    lane.skipped.extend(lane.next..seq);
+                    lane.next = seq;
+                }
+                if let Some(envelope) = lane.held.remove(&seq) {
+                    ready.push(envelope);
+                }
+                lane.next = seq + 1;
+            }
+            lane.holding_since = None;
+            self.deliver_all(&ready);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cc_core::events::Recipients;
+    use cc_core::model::Message;
+
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<i64>>);
+    impl EventSink for Seen {
+        fn deliver(&self, envelope: &Arc<Envelope>) {
+            if let DomainEvent::MessageCreated { message } = &envelope.event {
+                self.0.lock().expect("lock").push(message.seq);
+            }
+        }
+    }
+
+    fn created(seq: i64) -> Arc<Envelope> {
+        let message = Message {
+            app_id: "a".into(),
+            conversation_id: "c".into(),
+            id: format!("m{seq}").as_str().into(),
+            seq,
+            sender_id: "u".into(),
+            client_msg_id: format!("{seq}"),
+            body: cc_protocol::MessageBody::Text { text: "x".into() },
+            parent_id: None,
+            reply_count: 0,
+            mentions: vec![],
+            reactions: BTreeMap::new(),
+            created_at_ms: 0,
+            edited_at_ms: None,
+            deleted: false,
+        };
+        Arc::new(Envelope {
+            app_id: "a".into(),
+            recipients: Recipients::None,
+            event: DomainEvent::MessageCreated { message },
+            at_ms: 0,
+        })
+    }
+
+    #[tokio::test]
+    async fn early_events_wait_duplicates_drop_and_holes_are_released_without_a_store() {
+        let sequencer = Sequencer::new(Duration::ZERO);
+        let seen = Arc::new(Seen::default());
+        sequencer.subscribe(seen.clone());
+        for seq in [5, 7, 6, 6, 8] {
+            sequencer.offer(created(seq));
+        }
+        assert_eq!(*seen.0.lock().expect("lock"), vec![5, 6, 7, 8]);
+        sequencer.offer(created(10));
+        assert_eq!(seen.0.lock().expect("lock").len(), 4, "10 waits for 9");
+        sequencer.fill_due().await;
+        sequencer.offer(created(9));
+        assert_eq!(*seen.0.lock().expect("lock"), vec![5, 6, 7, 8, 10, 9]);
+    }
+}
