@@ -221,7 +221,8 @@ impl RawInputs {
                 vec![InputIssue {
                     field: Field::File,
                     message: error.message().to_owned(),
-                    accepted: "only the keys listed, plus `version`; see `ccctl plan --help`".to_owned(),
+                    accepted: "only the keys listed, plus `version`; see `ccctl plan --help`"
+                        .to_owned(),
                 }]
             })
     }
