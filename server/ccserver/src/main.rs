@@ -71,6 +71,18 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
             None,
         ),
     };
+    let mut state = state;
+    if settings.demo {
+        // Demo mode: the demo app lives next to the database; `POST /demo/login` mints its tokens.
+        let dir = settings
+            .storage_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let demo = ccserver::demo::ensure(&state.service, dir).await?;
+        tracing::warn!(app_id = %demo.app_id, "demo mode is on: POST /demo/login mints tokens without an API key");
+        state.demo_app = Some(cc_core::ids::AppId(demo.app_id));
+    }
     let router = server::app(state.clone(), settings.roles, &WebAssets::None);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
