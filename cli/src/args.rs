@@ -54,6 +54,9 @@ pub enum Command {
     /// Size a deployment from MAU/PCC: hosts, services, replicas, resources and data-store topology,
     /// each number explained (`--explain`); `-o plan.yaml` writes the plan the other commands read.
     Plan(Box<PlanArgs>),
+    /// Bring the rendered stack up on the plan's hosts over SSH: swarm, labels, images, stack,
+    /// convergence; safe to re-run (`--dry-run` shows what would change).
+    Deploy(Box<DeployArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -260,4 +263,58 @@ pub struct StatusArgs {
     /// The stack name (the environment file's `stack_name`).
     #[arg(long, default_value = "cc")]
     pub stack: String,
+}
+
+// Independent on/off flags, as the command line has them.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The plan written by `ccctl plan`.
+    #[arg(long, value_name = "FILE")]
+    pub plan: std::path::PathBuf,
+
+    /// The inventory mapping the plan's hosts to machines (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: std::path::PathBuf,
+
+    /// The directory `ccctl render -o` wrote (stack.yml, secrets, configs, MANIFEST).
+    #[arg(long, value_name = "DIR")]
+    pub rendered: std::path::PathBuf,
+
+    /// The environment's known-hosts file [default: `known_hosts` next to the inventory].
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<std::path::PathBuf>,
+
+    /// Record the host keys of hosts not yet in the known-hosts file (compare the fingerprints first).
+    #[arg(long)]
+    pub trust_new_host: bool,
+
+    /// Print every step and what it would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Replace the deploy lock even when its lease is live (only when its run is known to be dead).
+    #[arg(long)]
+    pub break_lock: bool,
+
+    /// Do not run the pre-flight checks and fixes before changing hosts.
+    #[arg(long)]
+    pub skip_prepare: bool,
+
+    /// Use REFERENCE (already loaded here) for every stack image named NAME, e.g.
+    /// `redis=registry.local/redis:7.4`; repeatable.
+    #[arg(long, value_name = "NAME=REFERENCE")]
+    pub image_override: Vec<String>,
+
+    /// The ccserver binary to put in the image [default: `cargo build --release --bin ccserver`].
+    #[arg(long, value_name = "FILE")]
+    pub ccserver_binary: Option<std::path::PathBuf>,
+
+    /// The stack name (the environment file's `stack_name`).
+    #[arg(long, default_value = "cc")]
+    pub stack: String,
+
+    /// Seconds to wait for every service to run its desired replicas.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
 }

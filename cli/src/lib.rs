@@ -52,6 +52,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Render(args) => commands::render::run(&args, printer),
         Command::Up(args) => commands::up::run(&args, printer),
         Command::Plan(args) => commands::plan::run(&args, printer),
+        Command::Deploy(args) => commands::deploy::run(&args, printer),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod completions;
+pub mod deploy;
 pub mod plan;
 pub mod render;
 pub mod status;

@@ -4,8 +4,10 @@
 
 pub mod audit;
 pub mod desired;
+pub mod image;
 pub mod lock;
 pub mod observe;
 pub mod planner;
+pub mod run;
 pub mod status;
 pub mod swarm;
