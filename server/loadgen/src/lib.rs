@@ -147,7 +147,9 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
             stop_rx.clone(),
         )));
     }
-    wait_until("every connection resumed", Duration::from_secs(120), || {
+    // The server registers sessions at a few hundred per second; allow for that, bounded by --deadline.
+    let ready_limit = Duration::from_secs(60 + u64::from(settings.connections) / 50);
+    wait_until("every connection resumed", ready_limit, || {
         shared.ready.load(Ordering::Relaxed) >= settings.connections
     })
     .await?;

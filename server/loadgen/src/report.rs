@@ -115,7 +115,7 @@ impl Report {
         let d = &self.delivery;
         let _ = writeln!(
             out,
-            "delivery check       expected {} received {} lost {} duplicated {} reordered {} gaps {}",
+            "delivery check       expected {} received {} lost (not delivered by the end of --drain) {} duplicated {} reordered {} gaps {}",
             d.expected, d.received, d.lost, d.duplicates, d.reordered, d.gaps
         );
         let _ = writeln!(
