@@ -266,9 +266,11 @@ async fn session(
                     "hello" => {
                         let resume = ClientFrame::Resume(ResumeFrame {
                             id: Some("resume".into()),
+                            // Every joined conversation, those with nothing received yet included (from
+                            // their base `seq`): protocol §2.4 replays only listed conversations, so one
+                            // left out would lose what was sent to it while this connection was away.
                             conversations: cursors
                                 .iter()
-                                .filter(|(_, cursor)| cursor.last_seq > 0)
                                 .map(|(c, cursor)| (shared.conversation_ids[*c as usize].clone(), cursor.last_seq))
                                 .collect(),
                         });
