@@ -2,8 +2,10 @@
 //!
 //! Writes go through a pool of exactly one connection: SQLite has one writer anyway, and a single
 //! writer connection means no `SQLITE_BUSY` upgrades and a `seq` assigned in commit order. Reads use
-//! a separate pool and see every committed write (WAL snapshot per statement).
+//! a separate pool and see every committed write (WAL snapshot per statement). Appended messages are
+//! group-committed by one task (`appender`): many senders, one transaction, one commit.
 
+mod appender;
 mod apps;
 mod conversations;
 mod error;
@@ -43,6 +45,7 @@ pub enum OpenError {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    appender: appender::Appender,
 }
 
 impl SqliteStore {
@@ -81,7 +84,12 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(open_error)?;
-        Ok(Self { writer, reader })
+        let appender = appender::Appender::start(writer.clone());
+        Ok(Self {
+            writer,
+            reader,
+            appender,
+        })
     }
 
     /// Close both pools, checkpointing the WAL.

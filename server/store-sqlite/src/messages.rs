@@ -1,91 +1,16 @@
-//! Messages: append with `seq` assigned in the committing transaction, history, edits, reactions.
+//! Messages: history, edits, reactions (appends are in `appender`).
 
 use crate::SqliteStore;
 use crate::error::map;
 use crate::rows;
 use cc_core::ids::{AppId, ConversationId, MessageId, UserId};
-use cc_core::model::{Appended, Message, NewMessage};
+use cc_core::model::Message;
 use cc_core::store::{HistoryPage, StoreResult};
 use cc_protocol::MessageBody;
 use sqlx::Row as _;
 use std::collections::BTreeMap;
 
 impl SqliteStore {
-    pub(crate) async fn append_message_row(&self, new: &NewMessage) -> StoreResult<Appended> {
-        let (app, conversation) = (&new.app_id.0, &new.conversation_id.0);
-        let mut tx = self.writer.begin().await.map_err(map)?;
-        let existing = sqlx::query("SELECT * FROM messages WHERE app_id = ? AND conversation_id = ? AND sender_id = ? AND client_msg_id = ?")
-            .bind(app)
-            .bind(conversation)
-            .bind(&new.sender_id.0)
-            .bind(&new.client_msg_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map)?;
-        if let Some(row) = existing {
-            return Ok(Appended::Duplicate(rows::message(&row)?));
-        }
-        sqlx::query("UPDATE conversations SET last_seq = last_seq + 1 WHERE app_id = ? AND id = ?")
-            .bind(app)
-            .bind(conversation)
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
-        let seq: i64 =
-            sqlx::query("SELECT last_seq FROM conversations WHERE app_id = ? AND id = ?")
-                .bind(app)
-                .bind(conversation)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(map)?
-                .try_get("last_seq")
-                .map_err(map)?;
-        let mentions: Vec<&str> = new.mentions.iter().map(UserId::as_str).collect();
-        sqlx::query(
-            "INSERT INTO messages (app_id, conversation_id, seq, id, sender_id, client_msg_id, body, parent_id, reply_count, mentions, reaction_counts, created_at_ms, edited_at_ms, deleted) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, '{}', ?, NULL, 0)",
-        )
-        .bind(app)
-        .bind(conversation)
-        .bind(seq)
-        .bind(&new.id.0)
-        .bind(&new.sender_id.0)
-        .bind(&new.client_msg_id)
-        .bind(rows::to_json(&new.body))
-        .bind(new.parent_id.as_ref().map(MessageId::as_str))
-        .bind(rows::to_json(&mentions))
-        .bind(new.created_at_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(map)?;
-        if let Some(parent) = &new.parent_id {
-            sqlx::query("UPDATE messages SET reply_count = reply_count + 1 WHERE app_id = ? AND conversation_id = ? AND id = ?")
-                .bind(app)
-                .bind(conversation)
-                .bind(&parent.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
-        }
-        tx.commit().await.map_err(map)?;
-        Ok(Appended::Created(Message {
-            app_id: new.app_id.clone(),
-            conversation_id: new.conversation_id.clone(),
-            id: new.id.clone(),
-            seq,
-            sender_id: new.sender_id.clone(),
-            client_msg_id: new.client_msg_id.clone(),
-            body: new.body.clone(),
-            parent_id: new.parent_id.clone(),
-            reply_count: 0,
-            mentions: new.mentions.clone(),
-            reactions: BTreeMap::new(),
-            created_at_ms: new.created_at_ms,
-            edited_at_ms: None,
-            deleted: false,
-        }))
-    }
-
     pub(crate) async fn message_row(
         &self,
         app_id: &AppId,

@@ -195,7 +195,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_message(&self, message: &NewMessage) -> StoreResult<Appended> {
-        self.append_message_row(message).await
+        self.appender.append(message.clone()).await
     }
 
     async fn get_message(

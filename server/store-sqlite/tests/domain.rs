@@ -225,3 +225,74 @@ async fn unread_counts_follow_the_read_cursor() {
         0
     );
 }
+
+#[tokio::test]
+async fn group_commit_keeps_seqs_gap_free_and_duplicates_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, store) = service(&dir.path().join("chat.db")).await;
+    let (app, first) = setup(&service).await;
+    let (_, second) = setup_group(&service, &app).await;
+    // Straight to the store, no per-conversation lock: one batch may hold several appends of one
+    // conversation, and resends of the same key.
+    let mut tasks = Vec::new();
+    for n in 0..120 {
+        let store = store.clone();
+        let conversation = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let new = cc_core::model::NewMessage {
+            app_id: app.clone(),
+            conversation_id: conversation,
+            id: cc_core::ids::MessageId(cc_core::ids::new_id()),
+            sender_id: UserId::from("alice"),
+            client_msg_id: format!("k{}", n % 100),
+            body: text("x"),
+            parent_id: None,
+            mentions: vec![],
+            created_at_ms: 0,
+        };
+        tasks.push(tokio::spawn(async move {
+            store.append_message(&new).await.unwrap()
+        }));
+    }
+    let mut duplicates = 0;
+    for task in tasks {
+        if matches!(task.await.unwrap(), Appended::Duplicate(_)) {
+            duplicates += 1;
+        }
+    }
+    // Keys k0..k19 were sent twice to the same conversation (n and n+100 have the same parity).
+    assert_eq!(duplicates, 20);
+    for conversation in [&first, &second] {
+        let history = store
+            .history(&app, conversation, HistoryPage::After(0), 200)
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = history.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+        let last_seq = store
+            .get_conversation(&app, conversation)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seq;
+        assert_eq!(last_seq, 50);
+    }
+}
+
+async fn setup_group(service: &ChatService, app: &AppId) -> (AppId, ConversationId) {
+    let group = CreateConversation::Group {
+        name: "second".into(),
+        visibility: Visibility::Private,
+        password: None,
+        members: vec!["bob".into()],
+        metadata: serde_json::json!({}),
+    };
+    let (conversation, _) = service
+        .create_conversation(&principal(app, "alice"), group)
+        .await
+        .unwrap();
+    (app.clone(), conversation.id)
+}
