@@ -300,7 +300,7 @@ impl RawInputs {
         if self.pcc.is_some() && self.concurrency.is_some() {
             issues.push(InputIssue {
                 field: Field::Pcc,
-                message: "and concurrency are both given".to_owned(),
+                message: "given together with a concurrency ratio".to_owned(),
                 accepted: "either an absolute PCC or a PCC/MAU ratio, not both".to_owned(),
             });
         }

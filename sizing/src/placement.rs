@@ -70,22 +70,27 @@ struct Interned {
 }
 
 fn intern(tasks: &[Task]) -> Interned {
-    let mut names: BTreeMap<String, u32> = BTreeMap::new();
-    let mut id = |name: &str| {
+    fn id<'a>(names: &mut BTreeMap<&'a str, u32>, name: &'a str) -> u32 {
         let next = names.len() as u32;
-        *names.entry(name.to_owned()).or_insert(next)
-    };
-    let service = tasks.iter().map(|task| id(&task.service)).collect();
-    let groups = tasks
-        .iter()
-        .map(|task| {
-            task.anti_affinity
-                .iter()
-                .map(|group| id(&format!("group:{group}")))
-                .collect()
-        })
-        .collect();
-    Interned { service, groups }
+        *names.entry(name).or_insert(next)
+    }
+    let mut services = BTreeMap::new();
+    let mut groups = BTreeMap::new();
+    Interned {
+        service: tasks
+            .iter()
+            .map(|task| id(&mut services, &task.service))
+            .collect(),
+        groups: tasks
+            .iter()
+            .map(|task| {
+                task.anti_affinity
+                    .iter()
+                    .map(|group| id(&mut groups, group))
+                    .collect()
+            })
+            .collect(),
+    }
 }
 
 pub(crate) fn place(ctx: &mut Ctx, tasks: &[Task], observability: &Observability) -> Placed {
@@ -282,6 +287,9 @@ fn utilisation(reserved: Amount, capacity: Amount) -> Utilisation {
     }
 }
 
+/// How many of the roomiest hosts a task may be tried on before a new host is opened.
+const SEARCH_LIMIT: usize = 128;
+
 /// Places every task on `count` hosts, opening more when a task fits on none of them.
 ///
 /// Each task goes to the host with the most free room (sum of the free shares of CPU, memory and disk)
@@ -317,7 +325,10 @@ fn pack(
         let groups = &interned.groups[index];
         let mut chosen = None;
         let mut fallback = None;
-        for &(_, position) in &by_room {
+        // Only the roomiest hosts are searched: when none of them takes the task, the rest (fuller) rarely
+        // would, and a full scan per task would make very large plans slow. Plans with fewer hosts than
+        // the limit are searched exhaustively.
+        for &(_, position) in by_room.iter().take(SEARCH_LIMIT) {
             let bin = &bins[position];
             if !amount.fits_in(bin.free) || groups.iter().any(|group| bin.groups.contains(group)) {
                 continue;

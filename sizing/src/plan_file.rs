@@ -52,18 +52,46 @@ pub enum PlanFileError {
     Serialise(String),
 }
 
+/// Feeds serialised bytes straight into the hash, so hashing a large plan allocates nothing.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The hash of a plan whose `hash` field is already empty.
+fn hash_unhashed(plan: &Plan) -> String {
+    // Buffered: the serialiser writes many tiny pieces; hashing them in blocks is several times faster.
+    let mut writer = std::io::BufWriter::with_capacity(64 * 1024, HashWriter(Sha256::new()));
+    // Serialising plain data (no maps with non-string keys) into a hasher cannot fail.
+    let _ = serde_json::to_writer(&mut writer, plan);
+    match writer.into_inner() {
+        Ok(hasher) => hex::encode(hasher.0.finalize()),
+        Err(_) => String::new(),
+    }
+}
+
 /// The content hash of a plan (its `hash` field is ignored).
 pub fn content_hash(plan: &Plan) -> String {
+    if plan.hash.is_empty() {
+        return hash_unhashed(plan);
+    }
     let mut unhashed = plan.clone();
     unhashed.hash = String::new();
-    // Serialising plain data (no maps with non-string keys) cannot fail.
-    let canonical = serde_json::to_vec(&unhashed).unwrap_or_default();
-    hex::encode(Sha256::digest(&canonical))
+    hash_unhashed(&unhashed)
 }
 
 /// Sets `plan.hash` to its content hash.
 pub fn seal(plan: &mut Plan) {
-    plan.hash = content_hash(plan);
+    plan.hash.clear();
+    plan.hash = hash_unhashed(plan);
 }
 
 /// Serialises a plan to YAML with a short header comment.
@@ -100,14 +128,13 @@ pub fn from_yaml(text: &str) -> Result<Plan, PlanFileError> {
             supported: PLAN_FORMAT_VERSION,
         });
     }
-    let plan: Plan = serde_yaml_ng::from_value(value)
+    let mut plan: Plan = serde_yaml_ng::from_value(value)
         .map_err(|error| PlanFileError::Parse(error.to_string()))?;
-    let actual = content_hash(&plan);
-    if actual != plan.hash {
-        return Err(PlanFileError::HashMismatch {
-            stored: plan.hash,
-            actual,
-        });
+    let stored = std::mem::take(&mut plan.hash);
+    let actual = hash_unhashed(&plan);
+    if actual != stored {
+        return Err(PlanFileError::HashMismatch { stored, actual });
     }
+    plan.hash = stored;
     Ok(plan)
 }
