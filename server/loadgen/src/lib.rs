@@ -118,34 +118,41 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
             source_addresses: settings.source_addresses,
         })
         .collect();
-    let sockets: Vec<(Endpoint, connection::Socket)> = futures_util::stream::iter(endpoints)
-        .map(|endpoint| async move {
-            let socket = connection::open(&endpoint)
-                .await
-                .with_context(|| format!("opening connection {}", endpoint.index))?;
-            anyhow::Ok((endpoint, socket))
-        })
-        .buffer_unordered(settings.setup_concurrency)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
+    // Each connection's task starts as soon as its handshake is done, so it answers `hello` with
+    // `resume` at once instead of idling (and being closed for it) while the others connect.
+    let opened: Vec<(usize, mpsc::Sender<SendCommand>, tokio::task::JoinHandle<_>)> =
+        futures_util::stream::iter(endpoints)
+            .map(|endpoint| {
+                let (shared, stop_rx) = (Arc::clone(&shared), stop_rx.clone());
+                let conversations = memberships[endpoint.index as usize].clone();
+                async move {
+                    let socket = connection::open(&endpoint)
+                        .await
+                        .with_context(|| format!("opening connection {}", endpoint.index))?;
+                    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+                    let index = endpoint.index as usize;
+                    let task = tokio::spawn(connection::run(
+                        endpoint,
+                        socket,
+                        conversations,
+                        shared,
+                        rx,
+                        stop_rx,
+                    ));
+                    anyhow::Ok((index, tx, task))
+                }
+            })
+            .buffer_unordered(settings.setup_concurrency)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<anyhow::Result<_>>()?;
     let mut senders: Vec<Option<mpsc::Sender<SendCommand>>> =
         vec![None; settings.connections as usize];
-    let mut tasks = Vec::with_capacity(sockets.len());
-    for (endpoint, socket) in sockets {
-        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-        let index = endpoint.index as usize;
+    let mut tasks = Vec::with_capacity(opened.len());
+    for (index, tx, task) in opened {
         senders[index] = Some(tx);
-        let conversations = memberships[index].clone();
-        tasks.push(tokio::spawn(connection::run(
-            endpoint,
-            socket,
-            conversations.clone(),
-            Arc::clone(&shared),
-            rx,
-            stop_rx.clone(),
-        )));
+        tasks.push(task);
     }
     // The server registers sessions at a few hundred per second; allow for that, bounded by --deadline.
     let ready_limit = Duration::from_secs(60 + u64::from(settings.connections) / 50);
