@@ -239,42 +239,49 @@ const TYPE_A_LETTER: &str = "(() => { const input = document.getElementById('com
      input.dispatchEvent(new Event('input', {bubbles: true})); return true; })()";
 
 async fn chat(base: &str, devtools: &mut DevTools) {
-    let alice = devtools
-        .open_page(&format!("{base}/?user=alice"))
-        .await
-        .expect("alice's page");
-    let bob = devtools
-        .open_page(&format!("{base}/?user=bob"))
-        .await
-        .expect("bob's page");
-    for (session, peer) in [(&alice, "bob"), (&bob, "alice")] {
+    // Alice first, then bob: alice's page is live when bob comes online, so it gets his presence.
+    let mut sessions = Vec::new();
+    for (user, peer) in [("alice", "bob"), ("bob", "alice")] {
+        let session = devtools
+            .open_page(&format!("{base}/?user={user}"))
+            .await
+            .expect("opening a page");
         devtools
-            .wait_for(session, "the page connects and resumes", ONLINE)
+            .wait_for(&session, "the page connects and resumes", ONLINE)
             .await;
         devtools
             .wait_for(
-                session,
+                &session,
                 "the 1:1 is listed and opens",
                 &open_chat_with(peer),
             )
             .await;
         devtools
             .wait_for(
-                session,
+                &session,
                 "the composer is enabled",
                 "!document.getElementById('composer-text').disabled",
             )
             .await;
+        sessions.push(session);
     }
+    let (alice, bob) = (&sessions[0], &sessions[1]);
+    devtools
+        .wait_for(
+            alice,
+            "alice sees bob online",
+            "document.querySelector('[data-member=bob] [data-presence]')?.dataset.presence === 'online'",
+        )
+        .await;
 
     // Typing: alice types, bob sees it.
     devtools
-        .eval(&alice, TYPE_A_LETTER)
+        .eval(alice, TYPE_A_LETTER)
         .await
         .expect("alice types");
     devtools
         .wait_for(
-            &bob,
+            bob,
             "bob sees alice typing",
             "document.getElementById('typing').textContent.includes('alice is typing')",
         )
@@ -283,25 +290,25 @@ async fn chat(base: &str, devtools: &mut DevTools) {
     // A message each way.
     let hello = format!("hello bob, from alice ({})", std::process::id());
     devtools
-        .eval(&alice, &send_text(&hello))
+        .eval(alice, &send_text(&hello))
         .await
         .expect("alice sends");
     devtools
-        .wait_for(&bob, "bob receives alice's message", &has_message(&hello))
+        .wait_for(bob, "bob receives alice's message", &has_message(&hello))
         .await;
     let reply = "hi alice — bob here ✓";
     devtools
-        .eval(&bob, &send_text(reply))
+        .eval(bob, &send_text(reply))
         .await
         .expect("bob replies");
     devtools
-        .wait_for(&alice, "alice receives bob's reply", &has_message(reply))
+        .wait_for(alice, "alice receives bob's reply", &has_message(reply))
         .await;
 
     // Receipts: bob's client marked alice's message delivered or read; alice's page shows it.
     devtools
         .wait_for(
-            &alice,
+            alice,
             "alice sees a receipt beyond 'sent'",
             "[...document.querySelectorAll('#messages .message.mine [data-testid=receipt]')].some(e => e.textContent === 'read' || e.textContent === 'delivered')",
         )
