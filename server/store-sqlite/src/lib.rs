@@ -9,6 +9,7 @@ mod appender;
 mod apps;
 mod conversations;
 mod error;
+mod member_cache;
 mod members;
 mod messages;
 mod rows;
@@ -46,6 +47,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     appender: appender::Appender,
+    member_cache: std::sync::Arc<member_cache::MemberCache>,
 }
 
 impl SqliteStore {
@@ -89,6 +91,7 @@ impl SqliteStore {
             writer,
             reader,
             appender,
+            member_cache: std::sync::Arc::default(),
         })
     }
 

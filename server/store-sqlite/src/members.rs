@@ -50,6 +50,10 @@ impl SqliteStore {
         app_id: &AppId,
         id: &ConversationId,
     ) -> StoreResult<Vec<UserId>> {
+        if let Some(members) = self.member_cache.get(app_id, id) {
+            return Ok(members.as_ref().clone());
+        }
+        let generation = self.member_cache.generation();
         let found =
             sqlx::query("SELECT user_id FROM members WHERE app_id = ? AND conversation_id = ?")
                 .bind(&app_id.0)
@@ -57,10 +61,13 @@ impl SqliteStore {
                 .fetch_all(&self.reader)
                 .await
                 .map_err(map)?;
-        found
+        let members = found
             .iter()
             .map(|row| row.try_get::<String, _>("user_id").map(UserId).map_err(map))
-            .collect()
+            .collect::<StoreResult<Vec<UserId>>>()?;
+        self.member_cache
+            .put(app_id, id, std::sync::Arc::new(members.clone()), generation);
+        Ok(members)
     }
 
     pub(crate) async fn upsert_member_row(
@@ -107,6 +114,8 @@ impl SqliteStore {
                 .map_err(map)?;
         }
         tx.commit().await.map_err(map)?;
+        // After the commit: a concurrent read either sees the new rows or is not cached.
+        self.member_cache.invalidate(app_id, id);
         Ok(added)
     }
 
@@ -136,6 +145,8 @@ impl SqliteStore {
                 .map_err(map)?;
         }
         tx.commit().await.map_err(map)?;
+        // After the commit: a concurrent read either sees the new rows or is not cached.
+        self.member_cache.invalidate(app_id, id);
         Ok(removed)
     }
 

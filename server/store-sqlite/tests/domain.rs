@@ -296,3 +296,54 @@ async fn setup_group(service: &ChatService, app: &AppId) -> (AppId, Conversation
         .unwrap();
     (app.clone(), conversation.id)
 }
+
+#[tokio::test]
+async fn cached_member_lists_follow_membership_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, store) = service(&dir.path().join("chat.db")).await;
+    let (app, conversation) = setup(&service).await;
+    service
+        .create_user(
+            &app,
+            CreateUser {
+                user_id: "dave".into(),
+                name: String::new(),
+                metadata: serde_json::json!({}),
+            },
+        )
+        .await
+        .unwrap();
+    let sorted = |mut ids: Vec<UserId>| {
+        ids.sort();
+        ids.into_iter().map(|u| u.0).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        sorted(store.member_ids(&app, &conversation).await.unwrap()),
+        ["alice", "bob", "carol"]
+    );
+    service
+        .add_member(
+            &principal(&app, "alice"),
+            &conversation,
+            &UserId::from("dave"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted(store.member_ids(&app, &conversation).await.unwrap()),
+        ["alice", "bob", "carol", "dave"]
+    );
+    service
+        .kick(
+            &principal(&app, "alice"),
+            &conversation,
+            &UserId::from("bob"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted(store.member_ids(&app, &conversation).await.unwrap()),
+        ["alice", "carol", "dave"]
+    );
+}
