@@ -173,13 +173,18 @@ pub(crate) fn place(ctx: &mut Ctx, tasks: &[Task], observability: &Observability
         .max(1);
 
     let interned = intern(tasks);
-    let bins = pack(
-        tasks,
-        &interned,
-        &fitting,
-        lower_bound as usize,
-        allocatable,
-    );
+    // Up to SEARCH_LIMIT hosts: try the lower bound, then one more host at a time, until a strict pass
+    // (no host opened) places everything; one host at a time keeps the count monotonic in the load (a
+    // one-pass packing that opens hosts on demand sometimes needs fewer hosts for more load). Larger
+    // plans use that one-pass packing: the retries would cost seconds at 100M MAU.
+    let mut count = lower_bound as usize;
+    let bins = loop {
+        let bins = pack(tasks, &interned, &fitting, count, allocatable);
+        if bins.len() == count || count >= SEARCH_LIMIT {
+            break bins;
+        }
+        count += 1;
+    };
 
     let mut warnings = Vec::new();
     let mut host_tasks: Vec<Vec<usize>> = bins.into_iter().map(|bin| bin.tasks).collect();
