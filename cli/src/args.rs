@@ -297,9 +297,13 @@ pub struct DeployArgs {
     #[arg(long)]
     pub break_lock: bool,
 
-    /// Do not run the pre-flight checks and fixes before changing hosts.
-    #[arg(long)]
+    /// Do not run the pre-flight checks before changing hosts.
+    #[arg(long, conflicts_with = "fix")]
     pub skip_prepare: bool,
+
+    /// Let the pre-flight checks fix what they can through the playbooks (as `ccctl check --fix`).
+    #[arg(long)]
+    pub fix: bool,
 
     /// Use REFERENCE (already loaded here) for every stack image named NAME, e.g.
     /// `redis=registry.local/redis:7.4`; repeatable.

@@ -42,6 +42,7 @@ struct Settings {
     dry_run: bool,
     break_lock: bool,
     skip_prepare: bool,
+    fix: bool,
     overrides: BTreeMap<String, String>,
     ccserver_binary: Option<PathBuf>,
     stack: String,
@@ -83,6 +84,7 @@ pub fn run(args: &DeployArgs, printer: &Printer) -> anyhow::Result<()> {
         dry_run: args.dry_run,
         break_lock: args.break_lock,
         skip_prepare: args.skip_prepare,
+        fix: args.fix,
         overrides,
         ccserver_binary: args.ccserver_binary.clone(),
         stack: args.stack.clone(),
@@ -200,6 +202,9 @@ struct Audit<'a> {
     operator: String,
     local: PathBuf,
     manager: Option<&'a SshSession>,
+    /// Lines not yet on the manager: skipped steps travel with the next other event, so an
+    /// unchanged deploy costs one round trip for its log instead of one per step.
+    pending: Mutex<String>,
     printer: &'a Printer,
 }
 
@@ -219,8 +224,19 @@ impl Audit<'_> {
             self.printer
                 .warn(&format!("audit log {}: {error}", self.local.display()));
         }
+        let kind = event.event;
+        let lines = match self.pending.lock() {
+            Ok(mut pending) => {
+                pending.push_str(&line);
+                if kind == EventKind::StepSkipped {
+                    return;
+                }
+                std::mem::take(&mut *pending)
+            }
+            Err(_) => line,
+        };
         if let Some(manager) = self.manager {
-            let written = manager.run(&audit::remote_append_command(&line)).await;
+            let written = manager.run(&audit::remote_append_command(&lines)).await;
             if !written.is_ok_and(|output| output.success()) {
                 self.printer
                     .warn("could not append to the manager's audit log");
@@ -365,7 +381,9 @@ async fn observe_all(
             ),
         )
         .await?;
-        observed.release = Some(release.trim().to_owned()).filter(|release| !release.is_empty());
+        // A release record without services (the stack was removed by hand) deploys again.
+        observed.release = Some(release.trim().to_owned())
+            .filter(|release| !release.is_empty() && !services.is_empty());
     }
     // No Kafka topics or migrations yet: nothing to observe, nothing desired.
     observed.topics = Some(BTreeSet::new());
@@ -484,6 +502,7 @@ async fn deploy_connected(
         operator: operator(),
         local: settings.audit_log.clone(),
         manager: Some(manager),
+        pending: Mutex::new(String::new()),
         printer,
     };
     let record = take_lock(manager, &found, &run_id, &audit, settings, prepared).await?;
@@ -527,7 +546,15 @@ async fn deploy_connected(
         |poisoned| poisoned.into_inner().clone(),
         |record| record.clone(),
     );
-    let released = manager.run(&lock::release_command(&record)).await;
+    // By run id, not by the whole record: a renewal cancelled when the work ended may have
+    // replaced the file without this process seeing it.
+    let released = manager
+        .run(&format!(
+            "if grep -qF {} {path} 2>/dev/null; then rm -f {path}; fi",
+            crate::playbook::template::shell_quote(&format!("\"run_id\":\"{}\"", record.run_id)),
+            path = lock::LOCK_PATH
+        ))
+        .await;
     if !released.is_ok_and(|output| output.success()) {
         printer.warn(&format!(
             "could not release the deploy lock {}",
@@ -730,7 +757,7 @@ async fn prepare_hosts(
             session,
             &probes,
             Privilege::for_user(&node.user),
-            true,
+            settings.fix,
             &lines,
         )
         .await;
@@ -746,7 +773,7 @@ async fn prepare_hosts(
         Ok(())
     } else {
         Err(UserError(format!(
-            "hosts are not ready (see `ccctl check --plan … --inventory {}`), or pass --skip-prepare:\n  - {}",
+            "hosts are not ready (see `ccctl check --plan … --inventory {}`); --fix fixes the fixable ones, --skip-prepare deploys anyway:\n  - {}",
             settings.inventory_path.display(),
             failures.join("\n  - ")
         ))

@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 pub const BINARY_PATH: &str = "/usr/local/bin/ccserver";
 /// The image's repository name; the tag is content-derived.
 pub const REPOSITORY: &str = "ccserver";
+/// Part of the tag's hash; bump when the tarball's layout or modes change.
+const LAYOUT_VERSION: &[u8] = b"ccserver-image-2\0";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -77,6 +79,8 @@ pub fn parse_ldd(binary: &str, output: &str) -> Result<Vec<PathBuf>, ImageError>
 /// `ccserver:<16 hex>` from the files' in-image paths and contents, in order.
 pub fn content_tag(files: &[(String, Vec<u8>)]) -> String {
     let mut hasher = Sha256::new();
+    // The image layout's version: a change in how files are laid out makes a new tag.
+    hasher.update(LAYOUT_VERSION);
     for (path, content) in files {
         hasher.update(path.as_bytes());
         hasher.update([0]);
@@ -135,11 +139,14 @@ fn write_tarball(files: &[(String, Vec<u8>)], tarball: &Path) -> Result<(), Imag
             std::fs::create_dir_all(parent).map_err(io_error(parent))?;
         }
         std::fs::write(&target, content).map_err(io_error(&target))?;
+        // Libraries and the loader are mapped executable; the binary is exec'd: 0755 for all.
+        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(io_error(&target))?;
     }
     // `/tmp` for programs that want one.
     std::fs::create_dir_all(staging.path().join("tmp")).map_err(io_error(staging.path()))?;
     let status = std::process::Command::new("tar")
-        .args(["--owner=0", "--group=0", "--mode=a+rX,u+w", "-C"])
+        .args(["--owner=0", "--group=0", "-C"])
         .arg(staging.path())
         .arg("-cf")
         .arg(tarball)

@@ -197,7 +197,9 @@ pub fn describe(step: &Step) -> String {
         }
         Step::DeployStack { release } => format!("deploy stack release {release}"),
         Step::WaitConverged => "wait for convergence".to_owned(),
+        Step::CreateTopics { topics } if topics.is_empty() => "create topics".to_owned(),
         Step::CreateTopics { topics } => format!("create topics {}", topics.join(", ")),
+        Step::Migrate { versions } if versions.is_empty() => "migrate".to_owned(),
         Step::Migrate { versions } => format!("migrate {}", versions.join(", ")),
         Step::SmokeTest => "smoke test".to_owned(),
     }
