@@ -10,6 +10,7 @@ pub mod demo;
 pub mod embedded;
 pub mod env;
 pub mod gateway;
+pub mod healthcheck;
 pub mod metrics;
 pub mod server;
 pub mod state;

@@ -9,14 +9,17 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: ccserver [--config <file.toml>]   (or set {})",
+        "usage: ccserver [--config <file.toml>]   (or set {})\n       ccserver healthcheck <url>   (exit 0 when the URL answers 2xx)",
         env::CONFIG
     );
     ExitCode::from(1)
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("healthcheck") {
+        return healthcheck(args.nth(1));
+    }
     let mut config_path = std::env::var_os(env::CONFIG).map(PathBuf::from);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -38,6 +41,30 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("ccserver: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The stack's container health check: probe one URL, no config, no logging set-up.
+fn healthcheck(url: Option<String>) -> ExitCode {
+    let Some(url) = url else {
+        return usage();
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ccserver healthcheck: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(ccserver::healthcheck::probe(&url)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("ccserver healthcheck: {reason}");
             ExitCode::from(1)
         }
     }
