@@ -77,7 +77,13 @@ pub struct RenderArgs {
     pub env: std::path::PathBuf,
 
     /// Directory to write; replaced as a whole (it must be absent, empty or a previous render).
-    #[arg(short = 'o', long = "out", value_name = "DIR", required_unless_present = "check", conflicts_with = "check")]
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "DIR",
+        required_unless_present = "check",
+        conflicts_with = "check"
+    )]
     pub out: Option<std::path::PathBuf>,
 
     /// Re-render and compare with DIR: print a unified diff and exit 1 on drift. Writes nothing.

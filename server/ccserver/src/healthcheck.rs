@@ -45,7 +45,10 @@ mod tests {
         use axum::{Router, http::StatusCode, routing::get};
         let app = Router::new()
             .route("/readyz", get(|| async { StatusCode::OK }))
-            .route("/draining", get(|| async { StatusCode::SERVICE_UNAVAILABLE }));
+            .route(
+                "/draining",
+                get(|| async { StatusCode::SERVICE_UNAVAILABLE }),
+            );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
