@@ -44,7 +44,10 @@ fn size_args<'a>(mau: &'a str, pcc: Option<&'a str>) -> Vec<&'a str> {
 fn tables_of_every_reference_size() {
     let directory = tempfile::tempdir().expect("tempdir");
     for (name, mau, pcc) in SIZES {
-        assert_cmd_snapshot!(format!("table_{name}"), ccctl(directory.path()).args(size_args(mau, pcc)));
+        assert_cmd_snapshot!(
+            format!("table_{name}"),
+            ccctl(directory.path()).args(size_args(mau, pcc))
+        );
     }
 }
 
@@ -91,7 +94,9 @@ fn explain_json_names_the_conservative_gateway_coefficient() {
         .filter_map(|coefficient| coefficient["source"].as_str())
         .collect();
     assert!(
-        sources.iter().any(|source| source.contains("conservative until our gateway benchmark")),
+        sources
+            .iter()
+            .any(|source| source.contains("conservative until our gateway benchmark")),
         "{sources:?}"
     );
     assert_eq!(json["plan"]["services"]["gateway"]["replicas"], 4);
@@ -101,10 +106,22 @@ fn explain_json_names_the_conservative_gateway_coefficient() {
 fn the_plan_file_is_written_atomically_and_loads_with_its_hash() {
     let directory = tempfile::tempdir().expect("tempdir");
     let output = ccctl(directory.path())
-        .args(["plan", "--mau", "250k", "-o", "plan.yaml", "--output", "json"])
+        .args([
+            "plan",
+            "--mau",
+            "250k",
+            "-o",
+            "plan.yaml",
+            "--output",
+            "json",
+        ])
         .output()
         .expect("run");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("Wrote plan.yaml (plan hash "), "{stderr}");
     let text = std::fs::read_to_string(directory.path().join("plan.yaml")).expect("plan written");
@@ -128,13 +145,25 @@ fn a_sizing_file_gives_the_inputs_and_flags_override_it() {
         .args(["plan", "--sizing", "sizing.toml", "--output", "json"])
         .output()
         .expect("run");
-    assert!(from_file.status.success(), "{}", String::from_utf8_lossy(&from_file.stderr));
+    assert!(
+        from_file.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_file.stderr)
+    );
     let plan: cc_sizing::Plan = serde_json::from_slice(&from_file.stdout).expect("json");
     assert_eq!((plan.inputs.mau, plan.inputs.pcc), (50_000, 2_500));
     assert_eq!(plan.inputs.host_size.cpus, 16);
 
     let overridden = ccctl(directory.path())
-        .args(["plan", "--sizing", "sizing.toml", "--pcc", "4000", "--output", "json"])
+        .args([
+            "plan",
+            "--sizing",
+            "sizing.toml",
+            "--pcc",
+            "4000",
+            "--output",
+            "json",
+        ])
         .output()
         .expect("run");
     let plan: cc_sizing::Plan = serde_json::from_slice(&overridden.stdout).expect("json");
@@ -145,18 +174,42 @@ fn a_sizing_file_gives_the_inputs_and_flags_override_it() {
 /// range, exit code 1) and no plan file written.
 #[test]
 fn bad_inputs_are_refused_with_one_message_each_and_nothing_written() {
-    let cases: [(&str, &[&str], Option<&str>); 12] = [
+    let cases: [(&str, &[&str], Option<&str>); 13] = [
         ("mau_zero", &["--mau", "0"], None),
         ("mau_negative", &["--mau", "-5"], None),
         ("mau_not_a_number", &["--mau", "abc"], None),
         ("mau_huge", &["--mau", "1e30"], None),
         ("mau_missing", &[], None),
-        ("concurrency_above_one", &["--mau", "10k", "--concurrency", "1.5"], None),
+        (
+            "concurrency_above_one",
+            &["--mau", "10k", "--concurrency", "1.5"],
+            None,
+        ),
         ("pcc_above_mau", &["--mau", "10k", "--pcc", "20k"], None),
-        ("unknown_target", &["--mau", "10k", "--target", "nomad"], None),
+        (
+            "pcc_and_concurrency",
+            &["--mau", "10k", "--pcc", "500", "--concurrency", "0.1"],
+            None,
+        ),
+        (
+            "unknown_target",
+            &["--mau", "10k", "--target", "nomad"],
+            None,
+        ),
         (
             "every_problem_at_once",
-            &["--mau", "0", "--concurrency", "1.5", "--target", "nomad", "--host-size", "big", "--peak-factor", "0"],
+            &[
+                "--mau",
+                "0",
+                "--concurrency",
+                "1.5",
+                "--target",
+                "nomad",
+                "--host-size",
+                "big",
+                "--peak-factor",
+                "0",
+            ],
             None,
         ),
         (
