@@ -120,7 +120,7 @@ static INVALIDATE: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// KEYS recent, hi, seq; ARGV mode ('after'|'before'), bound, limit. Returns the messages, or false when the
-/// run does not cover the page.
+/// run does not cover the page (an 'after' page shorter than `limit` must end at the known last seq).
 static READ_RECENT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -130,11 +130,15 @@ static READ_RECENT: LazyLock<Script> = LazyLock::new(|| {
         local hi = tonumber(redis.call('GET', KEYS[2]) or '-1')
         local bound = tonumber(ARGV[2])
         local limit = tonumber(ARGV[3])
+        local known = tonumber(redis.call('GET', KEYS[3]) or '-1')
         if ARGV[1] == 'after' then
             if bound + 1 < lo or bound + 1 > hi then return false end
-            return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. bound, hi, 'LIMIT', 0, limit)
+            local found = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. bound, hi, 'LIMIT', 0, limit)
+            -- A short page must reach the last committed seq: two writers' appends can land in the other
+            -- order and leave the run ending below it, and the live sequencer fills holes with this read.
+            if #found < limit and hi < known then return false end
+            return found
         end
-        local known = tonumber(redis.call('GET', KEYS[3]) or '-1')
         if bound - 1 > hi then
             if hi ~= known then return false end
             bound = hi + 1

@@ -8,6 +8,13 @@
 //! store cannot be read either are the held events released with the gap (the clients then see it and resume).
 //! Duplicates of delivered events (a relay republishing) are dropped; events released past a hole that are found
 //! later still go out, late rather than never.
+//!
+//! A lane is created by the first event this replica sees of a conversation, and that event need not be the
+//! lowest one in flight: replica A commits `seq` 7, replica B commits 8 and offers it locally at once, and A's
+//! publication of 7 arrives after. Starting the lane at 8 would drop 7 as "already delivered". So a new lane
+//! (unless its first event is `seq` 1) starts by asking the store for what was committed just before its first
+//! event — the messages created in the last [`START_WINDOW_MS`], which are the only ones that can still be in
+//! flight — and delivers from the oldest of those. Connections that resumed skip what their replay already sent.
 
 use cc_core::bus::EventSink;
 use cc_core::events::{DomainEvent, Envelope};
@@ -28,6 +35,11 @@ struct Lane {
     /// `seq`s given up on (released past): delivered late if they ever come.
     skipped: BTreeSet<i64>,
     touched: Instant,
+    /// New lane whose first `seq` is not known yet: everything is held until the store said what came
+    /// before (see the module comment).
+    starting: bool,
+    /// Wall-clock creation time, for the start window.
+    created_ms: i64,
 }
 
 pub(crate) struct Sequencer {
@@ -40,6 +52,11 @@ pub(crate) struct Sequencer {
 /// Lanes idle longer than this are forgotten (their next event starts a new lane).
 const IDLE_LANE: Duration = Duration::from_secs(120);
 const MAX_LANES: usize = 200_000;
+/// A new lane also delivers messages committed this long before it was created: one published by another
+/// replica can arrive after a later one (clocks of replicas agree within a fraction of this).
+pub(crate) const START_WINDOW_MS: i64 = 10_000;
+/// At most this many earlier messages are looked at when a lane starts.
+const START_LOOKBACK: u32 = 200;
 
 fn message_key(envelope: &Envelope) -> Option<(LaneKey, i64)> {
     match &envelope.event {
@@ -110,10 +127,16 @@ impl Sequencer {
             holding_since: None,
             skipped: BTreeSet::new(),
             touched: now,
+            // Nothing comes before seq 1: such a lane starts at once.
+            starting: seq > 1,
+            created_ms: cc_core::ids::now_ms(),
         });
         lane.touched = now;
         let mut ready = Vec::new();
-        if seq == lane.next {
+        if lane.starting {
+            lane.held.entry(seq).or_insert(envelope);
+            lane.holding_since.get_or_insert(now);
+        } else if seq == lane.next {
             lane.next += 1;
             ready.push(envelope);
             while let Some(next) = lane.held.remove(&lane.next) {
@@ -136,8 +159,10 @@ impl Sequencer {
         self.lanes()
             .iter()
             .filter(|(_, lane)| {
-                lane.holding_since
-                    .is_some_and(|since| now - since >= self.hold)
+                lane.starting
+                    || lane
+                        .holding_since
+                        .is_some_and(|since| now - since >= self.hold)
             })
             .filter_map(|(key, lane)| {
                 let first = *lane.held.keys().next()?;
@@ -146,9 +171,14 @@ impl Sequencer {
             .collect()
     }
 
-    /// Fills due holes from the store, or releases past them when it cannot.
+    /// Starts new lanes and fills due holes from the store, or releases past holes when it cannot.
     pub(crate) async fn fill_due(&self) {
         for (key, after, first_held) in self.due() {
+            let starting = self.lanes().get(&key).is_some_and(|lane| lane.starting);
+            if starting {
+                self.start_lane(&key, first_held).await;
+                continue;
+            }
             let missing = u32::try_from(first_held - after - 1)
                 .unwrap_or(u32::MAX)
                 .min(1_000);
@@ -166,36 +196,100 @@ impl Sequencer {
             let Some(lane) = lanes.get_mut(&key) else {
                 continue;
             };
-            let Some(template) = lane.held.values().next().cloned() else {
-                continue;
-            };
-            let mut ready = Vec::new();
-            for message in fetched {
-                if message.seq == lane.next {
-                    lane.next += 1;
-                    ready.push(Arc::new(Envelope {
-                        app_id: template.app_id.clone(),
-                        recipients: template.recipients.clone(),
-                        event: DomainEvent::MessageCreated { message },
-                        at_ms: template.at_ms,
-                    }));
-                }
-            }
-            // Whatever the store could not give is released past: the clients see the gap.
-            while let Some((&seq, _)) = lane.held.iter().next() {
-                if seq > lane.next {
-                    tracing::warn!(from = lane.next, to = seq - 1, "live gap released unfilled");
-                    lane.skipped.extend(lane.next..seq);
-                    lane.next = seq;
-                }
-                if let Some(envelope) = lane.held.remove(&seq) {
-                    ready.push(envelope);
-                }
-                lane.next = seq + 1;
-            }
-            lane.holding_since = None;
+            let ready = Self::release(lane, fetched, true);
             self.deliver_all(&ready);
         }
+    }
+
+    /// Finds where a new lane begins (the oldest message committed within the start window before its first
+    /// held event), then delivers from there.
+    async fn start_lane(&self, key: &LaneKey, first_held: i64) {
+        let created_ms = self.lanes().get(key).map_or(0, |lane| lane.created_ms);
+        let earlier = match self.filler.get() {
+            Some(store) => match store
+                .history(
+                    &key.0,
+                    &key.1,
+                    HistoryPage::Before(first_held),
+                    START_LOOKBACK,
+                )
+                .await
+            {
+                Ok(mut earlier) => {
+                    earlier.sort_by_key(|message| message.seq);
+                    // Commit order is seq order but creation stamps come from several clocks: start at the
+                    // first recent one and keep everything after it.
+                    let cutoff = created_ms - START_WINDOW_MS;
+                    let from = earlier
+                        .iter()
+                        .position(|message| message.created_at_ms >= cutoff)
+                        .unwrap_or(earlier.len());
+                    earlier.split_off(from)
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "new live lane not checked against the store");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let mut lanes = self.lanes();
+        let Some(lane) = lanes.get_mut(key) else {
+            return;
+        };
+        lane.starting = false;
+        lane.next = earlier
+            .first()
+            .map_or(first_held, |message| message.seq)
+            .min(lane.held.keys().next().copied().unwrap_or(first_held));
+        let ready = Self::release(lane, earlier, false);
+        self.deliver_all(&ready);
+    }
+
+    /// Delivers `fetched` messages that continue the lane, then the held events that follow in order; with
+    /// `past_holes`, also what is held beyond a hole the store could not fill (the clients then see the gap).
+    fn release(
+        lane: &mut Lane,
+        fetched: Vec<cc_core::model::Message>,
+        past_holes: bool,
+    ) -> Vec<Arc<Envelope>> {
+        let mut ready = Vec::new();
+        let Some(template) = lane.held.values().next().cloned() else {
+            lane.holding_since = None;
+            return ready;
+        };
+        for message in fetched {
+            if message.seq == lane.next {
+                lane.held.remove(&message.seq);
+                lane.next += 1;
+                ready.push(Arc::new(Envelope {
+                    app_id: template.app_id.clone(),
+                    recipients: template.recipients.clone(),
+                    event: DomainEvent::MessageCreated { message },
+                    at_ms: template.at_ms,
+                }));
+            }
+        }
+        while let Some((&seq, _)) = lane.held.iter().next() {
+            if seq < lane.next {
+                lane.held.remove(&seq);
+                continue;
+            }
+            if seq > lane.next {
+                if !past_holes {
+                    break;
+                }
+                tracing::warn!(from = lane.next, to = seq - 1, "live gap released unfilled");
+                lane.skipped.extend(lane.next..seq);
+                lane.next = seq;
+            }
+            if let Some(envelope) = lane.held.remove(&seq) {
+                ready.push(envelope);
+            }
+            lane.next = seq + 1;
+        }
+        lane.holding_since = (!lane.held.is_empty()).then(Instant::now);
+        ready
     }
 }
 
@@ -248,11 +342,28 @@ mod tests {
         for seq in [5, 7, 6, 6, 8] {
             sequencer.offer(created(seq));
         }
+        assert!(
+            seen.0.lock().expect("lock").is_empty(),
+            "a new lane waits to learn where it starts"
+        );
+        sequencer.fill_due().await;
         assert_eq!(*seen.0.lock().expect("lock"), vec![5, 6, 7, 8]);
+        sequencer.offer(created(6));
+        assert_eq!(seen.0.lock().expect("lock").len(), 4, "duplicates drop");
         sequencer.offer(created(10));
         assert_eq!(seen.0.lock().expect("lock").len(), 4, "10 waits for 9");
         sequencer.fill_due().await;
         sequencer.offer(created(9));
         assert_eq!(*seen.0.lock().expect("lock"), vec![5, 6, 7, 8, 10, 9]);
+    }
+
+    #[tokio::test]
+    async fn a_lane_that_starts_at_seq_1_delivers_at_once() {
+        let sequencer = Sequencer::new(Duration::from_secs(60));
+        let seen = Arc::new(Seen::default());
+        sequencer.subscribe(seen.clone());
+        sequencer.offer(created(1));
+        sequencer.offer(created(2));
+        assert_eq!(*seen.0.lock().expect("lock"), vec![1, 2]);
     }
 }
