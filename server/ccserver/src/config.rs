@@ -98,6 +98,8 @@ pub struct RawGateway {
     pub write_buffer_bytes: usize,
     pub outbound_queue: usize,
     pub drain_ms: u64,
+    /// Most WebSocket connections held at once; unset: as many as the open-files limit allows.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for RawGateway {
@@ -111,6 +113,7 @@ impl Default for RawGateway {
             write_buffer_bytes: 8 * 1024,
             outbound_queue: 512,
             drain_ms: 10_000,
+            max_connections: None,
         }
     }
 }
@@ -193,6 +196,8 @@ pub struct GatewaySettings {
     pub write_buffer_bytes: usize,
     pub outbound_queue: usize,
     pub drain: Duration,
+    /// Most WebSocket connections held at once; `None`: as many as the open-files limit allows.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for GatewaySettings {
@@ -207,6 +212,7 @@ impl Default for GatewaySettings {
             write_buffer_bytes: raw.write_buffer_bytes,
             outbound_queue: raw.outbound_queue,
             drain: Duration::from_millis(raw.drain_ms),
+            max_connections: raw.max_connections,
         }
     }
 }
@@ -352,6 +358,12 @@ impl RawConfig {
                 "must be between 1 KiB and 16 MiB".into(),
             );
         }
+        if g.max_connections == Some(0) {
+            problem(
+                "gateway.max_connections",
+                "must be at least 1 (leave it unset to follow the open-files limit)".into(),
+            );
+        }
         if g.outbound_queue < 8 {
             problem("gateway.outbound_queue", "must be at least 8 frames".into());
         }
@@ -472,6 +484,7 @@ impl RawConfig {
                 write_buffer_bytes: g.write_buffer_bytes,
                 outbound_queue: g.outbound_queue,
                 drain: Duration::from_millis(g.drain_ms),
+                max_connections: g.max_connections,
             },
             limits: CoreLimits {
                 max_text_bytes: l.max_text_bytes,

@@ -2,7 +2,7 @@
 
 use crate::api;
 use crate::config::{GatewaySettings, Roles, Settings};
-use crate::gateway::{Gateway, ws_handler};
+use crate::gateway::{Gateway, capacity, ws_handler};
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::web::WebAssets;
@@ -93,7 +93,8 @@ fn assemble(
 ) -> anyhow::Result<AppState> {
     let keys = KeyRing::load_dir(&options.keys_dir, options.create_keys)
         .context("loading the signing key ring")?;
-    let gateway = Arc::new(Gateway::new(options.gateway));
+    let max_connections = connection_limit(options.gateway.max_connections)?;
+    let gateway = Arc::new(Gateway::new(options.gateway, max_connections));
     bus.subscribe(Arc::clone(&gateway) as Arc<dyn EventSink>);
     let service = Arc::new(ChatService::new(
         store,
@@ -113,6 +114,23 @@ fn assemble(
     };
     spawn_key_reload(&state);
     Ok(state)
+}
+
+/// Raise the open-files limit (one descriptor per connection) and check the configured maximum of
+/// connections against it, so a limit too low fails the start instead of `accept` under load.
+fn connection_limit(configured: Option<usize>) -> anyhow::Result<usize> {
+    let open_files = capacity::raise_open_files_limit();
+    if let Some(error) = &open_files.raise_error {
+        tracing::warn!(%error, soft = ?open_files.soft, hard = ?open_files.hard, "could not raise the open-files soft limit to the hard limit");
+    }
+    let max_connections = capacity::connection_capacity(configured, &open_files)?;
+    tracing::info!(
+        open_files_soft = ?open_files.soft,
+        open_files_hard = ?open_files.hard,
+        max_connections,
+        "open-files limit in force"
+    );
+    Ok(max_connections)
 }
 
 /// Re-read the key ring periodically so rotation needs no restart.

@@ -1,9 +1,11 @@
 //! Embedded storage backend of the chat platform: SQLite in WAL mode through sqlx.
 //!
-//! Writes go through a pool of exactly one connection: SQLite has one writer anyway, and a single
-//! writer connection means no `SQLITE_BUSY` upgrades and a `seq` assigned in commit order. Reads use
+//! Writes other than appends go through a pool of exactly one connection (SQLite has one writer
+//! anyway); `seq` is assigned inside the appender's transactions, so in commit order. Reads use
 //! a separate pool and see every committed write (WAL snapshot per statement). Appended messages are
-//! group-committed by one task (`appender`): many senders, one transaction, one commit.
+//! group-committed by one thread with its own connection (`appender`): many senders, one
+//! transaction, one commit. With two writing connections, every transaction starts with
+//! `BEGIN IMMEDIATE` so that neither ever upgrades a stale read snapshot (`SQLITE_BUSY_SNAPSHOT`).
 
 mod appender;
 mod apps;
@@ -39,6 +41,11 @@ pub enum OpenError {
     Migrate {
         path: PathBuf,
         source: sqlx::migrate::MigrateError,
+    },
+    #[error("cannot open the message writer's connection to {path}: {source}")]
+    Appender {
+        path: PathBuf,
+        source: rusqlite::Error,
     },
 }
 
@@ -86,7 +93,11 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(open_error)?;
-        let appender = appender::Appender::start(writer.clone());
+        let appender = appender::Appender::start(path, durability, reader.clone())
+            .map_err(|source| OpenError::Appender {
+                path: path.to_owned(),
+                source,
+            })?;
         Ok(Self {
             writer,
             reader,

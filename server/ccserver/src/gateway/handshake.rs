@@ -10,6 +10,7 @@ use axum::http::header::{AUTHORIZATION, ORIGIN};
 use axum::response::{IntoResponse as _, Response};
 use cc_protocol::ErrorCode;
 use serde::Deserialize;
+use std::sync::atomic::Ordering;
 use tracing::Instrument as _;
 
 #[derive(Debug, Deserialize)]
@@ -32,6 +33,15 @@ pub async fn ws_handler(
         return refuse(ApiError::new(
             ErrorCode::Unavailable,
             "this server is draining; connect to another one",
+        ));
+    }
+    // Counted before the upgrade, so a burst of handshakes may pass the bound by a few: the
+    // descriptors reserved beside it absorb that.
+    let open = usize::try_from(state.metrics.connections.load(Ordering::Relaxed)).unwrap_or(0);
+    if open >= state.gateway.max_connections() {
+        return refuse(ApiError::new(
+            ErrorCode::Unavailable,
+            "this server holds as many connections as it may (gateway.max_connections or the open-files limit); connect to another one",
         ));
     }
     if let Some(origin) = headers.get(ORIGIN) {

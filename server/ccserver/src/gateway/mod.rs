@@ -1,5 +1,6 @@
 //! The WebSocket gateway: accepts connections, fans committed events out to them, drains on shutdown.
 
+pub mod capacity;
 mod connection;
 mod frames;
 mod handle;
@@ -23,15 +24,23 @@ pub struct Gateway {
     pub(crate) settings: GatewaySettings,
     registry: Registry,
     draining: AtomicBool,
+    /// Upgrades beyond this many open connections are refused (see [`capacity`]).
+    max_connections: usize,
 }
 
 impl Gateway {
-    pub fn new(settings: GatewaySettings) -> Self {
+    /// `max_connections` comes from [`capacity::connection_capacity`].
+    pub fn new(settings: GatewaySettings, max_connections: usize) -> Self {
         Self {
             settings,
             registry: Registry::default(),
             draining: AtomicBool::new(false),
+            max_connections,
         }
+    }
+
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
     }
 
     pub(crate) fn registry(&self) -> &Registry {
