@@ -68,6 +68,12 @@ pub struct Args {
     #[arg(long, default_value = "10m")]
     pub deadline: String,
 
+    /// Fraction of sends (0–1) made through REST (`POST /v1/conversations/{id}/messages`, which a balancer
+    /// routes to the API replicas) instead of the WebSocket; retried with the same `client_msg_id` until
+    /// answered, so a replica that dies mid-request is covered by the others.
+    #[arg(long, default_value_t = 0.0)]
+    pub rest_share: f64,
+
     /// Print the result as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,

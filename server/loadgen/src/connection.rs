@@ -7,8 +7,8 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::histogram::Histogram;
-use crate::ledger::{ConversationAcks, Cursor};
+use crate::ledger::{ConversationAcks, Cursor, Observation};
 use crate::workload::source_address;
 
 /// State every connection task reports into.
@@ -32,13 +32,27 @@ pub struct Shared {
     pub conversation_ids: Vec<String>,
     pub send_to_deliver: Histogram,
     pub send_to_ack: Histogram,
+    /// From a connection found dropped to the `ack` of its `resume` on the new connection.
+    pub reconnect: Histogram,
     pub deliveries: AtomicU64,
+    /// Deliveries of a `seq` the connection had not received before (what the drain waits for).
+    pub fresh_deliveries: AtomicU64,
     pub acked: AtomicU64,
     pub ready: AtomicU32,
     pub disconnects: AtomicU64,
     pub resends: AtomicU64,
     pub acks: Vec<Mutex<ConversationAcks>>,
     pub errors: Mutex<BTreeMap<String, u64>>,
+    /// When set, this share of sends goes through REST.
+    pub rest: Option<RestSends>,
+}
+
+/// Sends through the REST API (to reach the API replicas behind a balancer).
+#[derive(Debug, Clone)]
+pub struct RestSends {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub share: f64,
 }
 
 impl Shared {
@@ -52,13 +66,16 @@ impl Shared {
             conversation_ids,
             send_to_deliver: Histogram::new(),
             send_to_ack: Histogram::new(),
+            reconnect: Histogram::new(),
             deliveries: AtomicU64::new(0),
+            fresh_deliveries: AtomicU64::new(0),
             acked: AtomicU64::new(0),
             ready: AtomicU32::new(0),
             disconnects: AtomicU64::new(0),
             resends: AtomicU64::new(0),
             acks,
             errors: Mutex::new(BTreeMap::new()),
+            rest: None,
         }
     }
 
@@ -154,13 +171,17 @@ struct IncomingBody<'a> {
     text: Option<Cow<'a, str>>,
 }
 
-/// `lg <conversation> <send µs> <number>` → (conversation, send µs).
-fn parse_stamp(text: &str) -> Option<(u32, u64)> {
+/// `lg <conversation> <send µs> <number>` → (conversation, send µs, number).
+fn parse_stamp(text: &str) -> Option<(u32, u64, u64)> {
     let mut parts = text.split(' ');
     if parts.next()? != "lg" {
         return None;
     }
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    Some((
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+    ))
 }
 
 /// A send not yet acknowledged: resent with the same `client_msg_id` after a reconnect.
@@ -177,7 +198,7 @@ pub async fn run(
     endpoint: Endpoint,
     mut socket: Socket,
     conversations: Vec<u32>,
-    shared: std::sync::Arc<Shared>,
+    shared: Arc<Shared>,
     mut commands: mpsc::Receiver<SendCommand>,
     mut stop: watch::Receiver<bool>,
 ) -> Vec<(u32, Cursor)> {
@@ -187,8 +208,11 @@ pub async fn run(
         .collect();
     let mut in_flight: HashMap<u64, InFlight> = HashMap::new();
     let mut resumed_once = false;
+    // Set when the connection is found dropped; the resume `ack` on the next one records the reconnect time.
+    let mut dropped_at: Option<Instant> = None;
     loop {
         let outcome = session(
+            &endpoint,
             &mut socket,
             &mut cursors,
             &mut in_flight,
@@ -196,6 +220,7 @@ pub async fn run(
             &mut commands,
             &mut stop,
             &mut resumed_once,
+            &mut dropped_at,
         )
         .await;
         if *stop.borrow() || outcome == SessionEnd::Stopped {
@@ -203,6 +228,7 @@ pub async fn run(
             return cursors;
         }
         shared.disconnects.fetch_add(1, Ordering::Relaxed);
+        dropped_at = Some(Instant::now());
         // Reconnect with full-jitter backoff until stopped; the resume cursors carry on from what we saw.
         let mut attempt = 0u32;
         socket = loop {
@@ -229,14 +255,17 @@ enum SessionEnd {
     Dropped,
 }
 
+#[allow(clippy::too_many_arguments)] // the connection's state, threaded through one session at a time
 async fn session(
+    endpoint: &Endpoint,
     socket: &mut Socket,
     cursors: &mut [(u32, Cursor)],
     in_flight: &mut HashMap<u64, InFlight>,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     commands: &mut mpsc::Receiver<SendCommand>,
     stop: &mut watch::Receiver<bool>,
     resumed_once: &mut bool,
+    dropped_at: &mut Option<Instant>,
 ) -> SessionEnd {
     let mut live = false;
     loop {
@@ -280,6 +309,9 @@ async fn session(
                     }
                     "ack" if frame.id.as_deref() == Some("resume") => {
                         live = true;
+                        if let Some(dropped) = dropped_at.take() {
+                            shared.reconnect.record(dropped.elapsed().as_micros() as u64);
+                        }
                         if !*resumed_once {
                             *resumed_once = true;
                             shared.ready.fetch_add(1, Ordering::Relaxed);
@@ -324,6 +356,10 @@ async fn session(
                         sent_at_micros,
                         text: format!("lg {} {} {}", command.conversation, sent_at_micros, command.number),
                     };
+                    if let Some(rest) = shared.rest.as_ref().filter(|rest| rand::random::<f64>() < rest.share) {
+                        tokio::spawn(send_through_rest(rest.clone(), endpoint.token.clone(), Arc::clone(shared), command.number, flight, stop.clone()));
+                        continue;
+                    }
                     let frame = send_frame(shared, command.number, &flight);
                     in_flight.insert(command.number, flight);
                     if socket.feed(Message::text(frame)).await.is_err() {
@@ -363,6 +399,84 @@ async fn send_json(
         .await
 }
 
+/// One REST send, retried with the same `client_msg_id` (idempotent) after a transport error or a 5xx until
+/// it is answered or the run stops; a 4xx answer is counted as an error (nothing was committed).
+async fn send_through_rest(
+    rest: RestSends,
+    token: String,
+    shared: Arc<Shared>,
+    number: u64,
+    flight: InFlight,
+    mut stop: watch::Receiver<bool>,
+) {
+    #[derive(Deserialize)]
+    struct Sent {
+        message: SentMessage,
+        duplicate: bool,
+    }
+    #[derive(Deserialize)]
+    struct SentMessage {
+        seq: i64,
+    }
+    let url = format!(
+        "{}/v1/conversations/{}/messages",
+        rest.base, shared.conversation_ids[flight.conversation as usize]
+    );
+    let body = serde_json::json!({
+        "client_msg_id": format!("lg-{number}"),
+        "body": {"type": "text", "text": flight.text},
+    });
+    let mut attempt = 0_u32;
+    loop {
+        let answer = rest
+            .client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status().is_success() => {
+                let Ok(sent) = response.json::<Sent>().await else {
+                    shared.count_error("rest: unreadable send answer");
+                    return;
+                };
+                shared
+                    .send_to_ack
+                    .record(shared.now_micros().saturating_sub(flight.sent_at_micros));
+                shared.acked.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut acks) = shared.acks[flight.conversation as usize].lock() {
+                    acks.record(sent.message.seq, sent.duplicate);
+                    acks.identify(number, sent.message.seq);
+                }
+                return;
+            }
+            Ok(response) if response.status().is_client_error() => {
+                shared.count_error(&format!("rest: {}", response.status()));
+                return;
+            }
+            Ok(response) => shared.count_error(&format!("rest: {} (retried)", response.status())),
+            Err(error) => shared.count_error(&format!(
+                "rest: {} (retried)",
+                if error.is_timeout() {
+                    "timeout"
+                } else {
+                    "transport error"
+                }
+            )),
+        }
+        if attempt > 0 {
+            shared.resends.fetch_add(1, Ordering::Relaxed);
+        }
+        attempt += 1;
+        let delay = Duration::from_millis(rand::random_range(0..=(50_u64 << attempt.min(5))));
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 fn on_ack(frame: &Incoming<'_>, in_flight: &mut HashMap<u64, InFlight>, shared: &Shared) {
     let Some(number) = frame
         .id
@@ -381,6 +495,7 @@ fn on_ack(frame: &Incoming<'_>, in_flight: &mut HashMap<u64, InFlight>, shared: 
     shared.acked.fetch_add(1, Ordering::Relaxed);
     if let Ok(mut acks) = shared.acks[flight.conversation as usize].lock() {
         acks.record(seq, frame.duplicate.unwrap_or(false));
+        acks.identify(number, seq);
     }
 }
 
@@ -394,7 +509,7 @@ fn on_message(
         return;
     };
     let stamp = message.body.text.as_deref().and_then(parse_stamp);
-    let Some((conversation, sent_at)) = stamp else {
+    let Some((conversation, sent_at, number)) = stamp else {
         shared.count_error("message not sent by this run");
         return;
     };
@@ -411,7 +526,12 @@ fn on_message(
         shared.count_error("message of a conversation this user is not in");
         return;
     };
-    cursor.observe(message.seq);
+    if cursor.observe(message.seq) != Observation::Duplicate {
+        shared.fresh_deliveries.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Ok(mut acks) = shared.acks[conversation as usize].lock() {
+        acks.identify(number, message.seq);
+    }
     shared.deliveries.fetch_add(1, Ordering::Relaxed);
     shared
         .send_to_deliver
@@ -424,7 +544,7 @@ mod tests {
 
     #[test]
     fn stamps_round_trip() {
-        assert_eq!(parse_stamp("lg 12 345678 9"), Some((12, 345_678)));
+        assert_eq!(parse_stamp("lg 12 345678 9"), Some((12, 345_678, 9)));
         assert_eq!(parse_stamp("hello"), None);
         assert_eq!(parse_stamp("lg x 1 2"), None);
     }

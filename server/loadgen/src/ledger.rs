@@ -73,27 +73,58 @@ impl Cursor {
     }
 }
 
-/// Acknowledged sends of one conversation.
+/// Acknowledged sends of one conversation, and which `seq` each logical message (the run-wide number in its
+/// text) was given: a number seen with two `seq`s was committed twice, so a client that deduplicates by
+/// (`conversation_id`, `seq`) as the protocol says would show it twice.
 #[derive(Debug, Clone, Default)]
 pub struct ConversationAcks {
+    /// `seq`s of first acks (`duplicate: false`).
     pub acked: Vec<i64>,
+    /// `seq`s of acks answering a resend (`duplicate: true`): acknowledged all the same, so expected too.
+    pub duplicate_acked: Vec<i64>,
     pub duplicate_acks: u64,
+    seq_of_number: std::collections::HashMap<u64, i64>,
+    shown_twice: BTreeSet<(u64, i64)>,
 }
 
 impl ConversationAcks {
     pub fn record(&mut self, seq: i64, duplicate: bool) {
         if duplicate {
             self.duplicate_acks += 1;
+            self.duplicate_acked.push(seq);
         } else {
             self.acked.push(seq);
         }
     }
 
+    /// Every acknowledged `seq`, first acks and resends alike, sorted and distinct.
     pub fn sorted(&self) -> Vec<i64> {
-        let mut seqs = self.acked.clone();
+        let mut seqs: Vec<i64> = self
+            .acked
+            .iter()
+            .chain(&self.duplicate_acked)
+            .copied()
+            .collect();
         seqs.sort_unstable();
         seqs.dedup();
         seqs
+    }
+
+    /// Notes that message `number` carries `seq` (from an ack or a delivery); false when it already carried
+    /// another one.
+    pub fn identify(&mut self, number: u64, seq: i64) -> bool {
+        let first = *self.seq_of_number.entry(number).or_insert(seq);
+        if first == seq {
+            true
+        } else {
+            self.shown_twice.insert((number, seq));
+            false
+        }
+    }
+
+    /// Extra `seq`s given to an already committed message.
+    pub fn duplicated_as_shown(&self) -> u64 {
+        self.shown_twice.len() as u64
     }
 }
 
@@ -103,7 +134,10 @@ pub struct DeliveryTotals {
     pub expected: u64,
     pub received: u64,
     pub lost: u64,
+    /// The same `seq` received again (allowed by the protocol: clients deduplicate by `seq`).
     pub duplicates: u64,
+    /// One sent message committed under two `seq`s (an idempotency failure: shown twice).
+    pub duplicated_as_shown: u64,
     pub reordered: u64,
     pub gaps: u64,
 }
@@ -168,14 +202,28 @@ mod tests {
     }
 
     #[test]
+    fn a_message_under_two_seqs_is_shown_twice() {
+        let mut acks = ConversationAcks::default();
+        assert!(acks.identify(7, 3));
+        assert!(
+            acks.identify(7, 3),
+            "the same seq again is a harmless duplicate"
+        );
+        assert!(!acks.identify(7, 4));
+        assert!(!acks.identify(7, 4));
+        assert_eq!(acks.duplicated_as_shown(), 1);
+    }
+
+    #[test]
     fn totals_add_up() {
         let mut acks = ConversationAcks::default();
         for seq in [2, 1, 3] {
             acks.record(seq, false);
         }
         acks.record(3, true);
+        acks.record(4, true); // a resend's ack counts even when the first ack never arrived
         let sorted = acks.sorted();
-        assert_eq!(sorted, vec![1, 2, 3]);
+        assert_eq!(sorted, vec![1, 2, 3, 4]);
         let mut cursor = Cursor::default();
         cursor.observe(1);
         cursor.observe(1);
@@ -184,10 +232,11 @@ mod tests {
         assert_eq!(
             totals,
             DeliveryTotals {
-                expected: 3,
+                expected: 4,
                 received: 1,
-                lost: 2,
+                lost: 3,
                 duplicates: 1,
+                duplicated_as_shown: 0,
                 reordered: 0,
                 gaps: 0
             }

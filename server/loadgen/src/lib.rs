@@ -62,7 +62,9 @@ pub fn run(args: &args::Args) -> anyhow::Result<Outcome> {
     } else {
         print!("{}", report.to_table());
     }
-    let clean = report.delivery.lost == 0 && report.delivery.gaps == 0;
+    let clean = report.delivery.lost == 0
+        && report.delivery.gaps == 0
+        && report.delivery.duplicated_as_shown == 0;
     Ok(if clean || settings.allow_loss {
         Outcome::Clean
     } else {
@@ -94,7 +96,19 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
     let setup_secs = setup_started.elapsed().as_secs_f64();
 
     let rss_before = settings.server_pid.map(procfs::rss_bytes).transpose()?;
-    let shared = Arc::new(Shared::new(provisioned.conversation_ids.clone()));
+    let mut shared = Shared::new(provisioned.conversation_ids.clone());
+    if settings.rest_share > 0.0 {
+        shared.rest = Some(connection::RestSends {
+            client: reqwest::Client::builder()
+                // Generous: a retry after a timeout adds a request while the first still runs on the server.
+                .timeout(Duration::from_secs(30))
+                .build()
+                .context("building the HTTP client for REST sends")?,
+            base: settings.http_base.clone(),
+            share: settings.rest_share,
+        });
+    }
+    let shared = Arc::new(shared);
     let mut memberships: Vec<Vec<u32>> = vec![Vec::new(); settings.connections as usize];
     for (index, plan) in plans.iter().enumerate() {
         for member in &plan.members {
@@ -200,17 +214,21 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
 
     // Drain: wait until every acknowledged message reached every member, or the drain time is up.
     let member_counts: Vec<u64> = plans.iter().map(|plan| plan.members.len() as u64).collect();
+    // Distinct acknowledged seqs × members, against deliveries of seqs not received before (copies of a
+    // replayed message do not count, or the drain could end before the last ones arrived).
     let expected_deliveries = || -> u64 {
         shared
             .acks
             .iter()
             .zip(&member_counts)
-            .map(|(acks, members)| acks.lock().map_or(0, |acks| acks.acked.len() as u64) * members)
+            .map(|(acks, members)| {
+                acks.lock().map_or(0, |acks| acks.sorted().len() as u64) * members
+            })
             .sum()
     };
     let _ = wait_until("outstanding deliveries", settings.drain, || {
         shared.acked.load(Ordering::Relaxed) >= sent
-            && shared.deliveries.load(Ordering::Relaxed) - deliveries_start >= expected_deliveries()
+            && shared.fresh_deliveries.load(Ordering::Relaxed) >= expected_deliveries()
     })
     .await;
     let busy_secs = send_started.elapsed().as_secs_f64();
@@ -234,6 +252,11 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
             totals.add(cursor, &acked_sorted[*conversation as usize]);
         }
     }
+    totals.duplicated_as_shown = shared
+        .acks
+        .iter()
+        .map(|acks| acks.lock().map_or(0, |acks| acks.duplicated_as_shown()))
+        .sum();
 
     let groups = plans
         .iter()
@@ -260,6 +283,8 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
         deliveries_per_sec: deliveries as f64 / busy_secs,
         latency_ms: Latencies::of(&shared.send_to_deliver),
         ack_latency_ms: Latencies::of(&shared.send_to_ack),
+        reconnects: shared.reconnect.count(),
+        reconnect_ms: Latencies::of(&shared.reconnect),
         client_cpu_cores: client_cpu,
         server_cpu_cores: server_cpu,
         server_rss_bytes: rss_connected,

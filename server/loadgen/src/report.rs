@@ -24,6 +24,10 @@ pub struct Report {
     pub deliveries_per_sec: f64,
     pub latency_ms: Latencies,
     pub ack_latency_ms: Latencies,
+    /// Connections that were dropped and came back (resumed).
+    pub reconnects: u64,
+    /// Time from a dropped connection to the `ack` of its `resume` on the new one.
+    pub reconnect_ms: Latencies,
     pub client_cpu_cores: f64,
     pub server_cpu_cores: Option<f64>,
     pub server_rss_bytes: Option<u64>,
@@ -94,6 +98,14 @@ impl Report {
         let _ = writeln!(out, "deliveries/s         {:.0}", self.deliveries_per_sec);
         let _ = writeln!(out, "send→deliver         {}", self.latency_ms.line());
         let _ = writeln!(out, "send→ack             {}", self.ack_latency_ms.line());
+        if self.reconnects > 0 {
+            let _ = writeln!(
+                out,
+                "reconnect→resumed    {} ({} reconnects)",
+                self.reconnect_ms.line(),
+                self.reconnects
+            );
+        }
         let _ = writeln!(
             out,
             "client CPU           {:.2} cores",
@@ -115,8 +127,15 @@ impl Report {
         let d = &self.delivery;
         let _ = writeln!(
             out,
-            "delivery check       expected {} received {} lost (not delivered by the end of --drain) {} duplicated {} reordered {} gaps {}",
-            d.expected, d.received, d.lost, d.duplicates, d.reordered, d.gaps
+            "delivery check       expected {} received {} lost (not delivered by the end of --drain) {} \
+             duplicated-as-shown {} (same seq again: {}) reordered {} gaps {}",
+            d.expected,
+            d.received,
+            d.lost,
+            d.duplicated_as_shown,
+            d.duplicates,
+            d.reordered,
+            d.gaps
         );
         let _ = writeln!(
             out,

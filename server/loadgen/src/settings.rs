@@ -19,6 +19,7 @@ pub struct Settings {
     pub groups: u32,
     pub group_size: u32,
     pub group_share: f64,
+    pub rest_share: f64,
     pub source_addresses: u32,
     pub setup_concurrency: usize,
     pub server_pid: Option<u32>,
@@ -83,6 +84,12 @@ impl Settings {
                 args.group_share
             ));
         }
+        if !(0.0..=1.0).contains(&args.rest_share) {
+            problems.push(format!(
+                "--rest-share {}: expected a fraction between 0 and 1",
+                args.rest_share
+            ));
+        }
         if !args.direct && args.groups == 0 {
             problems.push("no conversations: keep --direct true or add --groups".into());
         }
@@ -113,6 +120,7 @@ impl Settings {
             groups: args.groups,
             group_size: args.group_size,
             group_share: args.group_share,
+            rest_share: args.rest_share,
             source_addresses: args.source_addresses,
             setup_concurrency: args.setup_concurrency.max(1),
             server_pid: args.server_pid,

@@ -4,8 +4,10 @@
 //! gateway the other way round; and a replica that dies between commit and publish leaves a hole. The contract
 //! says a connection gets a conversation's messages in increasing `seq` with no silent gap, so every event goes
 //! through this sequencer before the sinks: in-order events pass at once, an early one is held until the
-//! missing ones arrive, and a hole older than `hold` is filled from the store (the committed truth). Only if the
-//! store cannot be read either are the held events released with the gap (the clients then see it and resume).
+//! missing ones arrive, and a hole older than `hold` is filled from the store (the committed truth). A hole is
+//! always fillable: `seq` n+1 commits only after n did. So when the store cannot be read (overloaded, down), the
+//! lane keeps holding and asks again every `hold`: its connections get the conversation late, never with a
+//! silent gap. Only a replica without a store (unit tests) releases past a hole.
 //! Duplicates of delivered events (a relay republishing) are dropped; events released past a hole that are found
 //! later still go out, late rather than never.
 //!
@@ -40,6 +42,10 @@ struct Lane {
     starting: bool,
     /// Wall-clock creation time, for the start window.
     created_ms: i64,
+    /// After a failed or short store read: not asked again before this.
+    retry_at: Option<Instant>,
+    /// Since when a hole outlived a store read (see [`GIVE_UP`]).
+    stalled_since: Option<Instant>,
 }
 
 pub(crate) struct Sequencer {
@@ -55,6 +61,9 @@ const MAX_LANES: usize = 200_000;
 /// A new lane also delivers messages committed this long before it was created: one published by another
 /// replica can arrive after a later one (clocks of replicas agree within a fraction of this).
 pub(crate) const START_WINDOW_MS: i64 = 10_000;
+/// A hole the store answered for but could not fill for this long is released past (the clients see the gap
+/// and resume). It cannot happen while `seq`s commit in order; this only bounds what a bug would hold.
+const GIVE_UP: Duration = Duration::from_secs(30);
 /// At most this many earlier messages are looked at when a lane starts.
 const START_LOOKBACK: u32 = 200;
 
@@ -130,6 +139,8 @@ impl Sequencer {
             // Nothing comes before seq 1: such a lane starts at once.
             starting: seq > 1,
             created_ms: cc_core::ids::now_ms(),
+            retry_at: None,
+            stalled_since: None,
         });
         lane.touched = now;
         let mut ready = Vec::new();
@@ -158,6 +169,7 @@ impl Sequencer {
         let now = Instant::now();
         self.lanes()
             .iter()
+            .filter(|(_, lane)| lane.retry_at.is_none_or(|at| now >= at))
             .filter(|(_, lane)| {
                 lane.starting
                     || lane
@@ -182,21 +194,36 @@ impl Sequencer {
             let missing = u32::try_from(first_held - after - 1)
                 .unwrap_or(u32::MAX)
                 .min(1_000);
-            let fetched = match self.filler.get() {
-                Some(store) => store
+            let (fetched, past_holes) = match self.filler.get() {
+                Some(store) => match store
                     .history(&key.0, &key.1, HistoryPage::After(after), missing)
                     .await
-                    .unwrap_or_else(|error| {
-                        tracing::warn!(%error, "live gap not filled from the store");
-                        Vec::new()
-                    }),
-                None => Vec::new(),
+                {
+                    Ok(fetched) => (fetched, false),
+                    Err(error) => {
+                        tracing::warn!(%error, "live gap not filled from the store yet; holding");
+                        self.retry_later(&key);
+                        continue;
+                    }
+                },
+                None => (Vec::new(), true),
             };
             let mut lanes = self.lanes();
             let Some(lane) = lanes.get_mut(&key) else {
                 continue;
             };
-            let ready = Self::release(lane, fetched, true);
+            let now = Instant::now();
+            let stalled = lane
+                .stalled_since
+                .is_some_and(|since| now - since >= GIVE_UP);
+            let ready = Self::release(lane, fetched, past_holes || stalled);
+            if lane.held.is_empty() {
+                lane.retry_at = None;
+                lane.stalled_since = None;
+            } else {
+                lane.retry_at = Some(now + self.hold);
+                lane.stalled_since.get_or_insert(now);
+            }
             self.deliver_all(&ready);
         }
     }
@@ -227,8 +254,9 @@ impl Sequencer {
                     earlier.split_off(from)
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "new live lane not checked against the store");
-                    Vec::new()
+                    tracing::warn!(%error, "new live lane not checked against the store yet; holding");
+                    self.retry_later(key);
+                    return;
                 }
             },
             None => Vec::new(),
@@ -238,12 +266,19 @@ impl Sequencer {
             return;
         };
         lane.starting = false;
+        lane.retry_at = None;
         lane.next = earlier
             .first()
             .map_or(first_held, |message| message.seq)
             .min(lane.held.keys().next().copied().unwrap_or(first_held));
         let ready = Self::release(lane, earlier, false);
         self.deliver_all(&ready);
+    }
+
+    fn retry_later(&self, key: &LaneKey) {
+        if let Some(lane) = self.lanes().get_mut(key) {
+            lane.retry_at = Some(Instant::now() + self.hold.max(Duration::from_millis(50)));
+        }
     }
 
     /// Delivers `fetched` messages that continue the lane, then the held events that follow in order; with

@@ -24,6 +24,11 @@ pub fn binary(package: &str, name: &str) -> PathBuf {
         .and_then(Path::parent)
         .expect("test binaries live in <target>/<profile>/deps")
         .to_path_buf();
+    let path = profile_dir.join(name);
+    // For repeated local runs while the workspace is being edited: use the binary already built.
+    if std::env::var_os("CC_E2E_PREBUILT").is_some() && path.exists() {
+        return path;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
     build.args(["build", "-p", package, "--bin", name]);
@@ -36,7 +41,6 @@ pub fn binary(package: &str, name: &str) -> PathBuf {
         "cargo build -p {package} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let path = profile_dir.join(name);
     assert!(
         path.exists(),
         "{} missing after cargo build -p {package}",
@@ -94,7 +98,16 @@ impl Deployment {
             .expect("CC_TEST_MYSQL_URL has credentials");
         let (user, password) = credentials.split_once(':').expect("user:password");
         let host = host_db.split('/').next().expect("host:port");
-        let dir = tempfile::tempdir().expect("temp dir");
+        // CC_E2E_KEEP_LOGS keeps the replicas' configs and logs for a post-mortem.
+        let keep = std::env::var_os("CC_E2E_KEEP_LOGS").is_some();
+        let dir = tempfile::Builder::new()
+            .prefix("cc-prod-")
+            .disable_cleanup(keep)
+            .tempdir()
+            .expect("temp dir");
+        if keep {
+            eprintln!("replica configs and logs: {}", dir.path().display());
+        }
         write_secret(&dir.path().join("mysql_password"), password);
         let admin_token = format!(
             "cca_{}{}",
@@ -454,5 +467,69 @@ where
             "timed out after {deadline:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A test service stopped through its harness script (`scripts/services/<service>.sh stop <mode>`), started
+/// again when dropped — on every path, a failed assertion included — so later tests find it running.
+pub struct Outage {
+    script: PathBuf,
+    mode: &'static str,
+    up: bool,
+}
+
+impl Outage {
+    /// Stops one instance: `("kafka", "single")`, `("redis", "standalone")`.
+    pub fn begin(service: &str, mode: &'static str) -> Self {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../scripts/services/{service}.sh"));
+        let outage = Self {
+            script,
+            mode,
+            up: false,
+        };
+        outage.run("stop");
+        outage
+    }
+
+    /// Starts the service again (the script returns once it answers).
+    pub fn end(&mut self) {
+        if !self.up {
+            self.run("start");
+            self.up = true;
+        }
+    }
+
+    fn run(&self, action: &str) {
+        let status = Command::new("bash")
+            .arg(&self.script)
+            .args([action, self.mode])
+            .stdout(Stdio::null())
+            .status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "{} {action} {} failed ({status:?}); run it by hand",
+            self.script.display(),
+            self.mode
+        );
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        if !self.up {
+            let status = Command::new("bash")
+                .arg(&self.script)
+                .args(["start", self.mode])
+                .stdout(Stdio::null())
+                .status();
+            if !matches!(status, Ok(s) if s.success()) {
+                eprintln!(
+                    "restarting failed ({status:?}): run {} start {}",
+                    self.script.display(),
+                    self.mode
+                );
+            }
+        }
     }
 }
