@@ -94,29 +94,43 @@ impl MysqlStore {
     }
 
     /// Marks events done by deleting them; deleting an absent row is a no-op, so this is idempotent.
+    ///
+    /// The relay (by id) and writers' confirmers (by message) may delete overlapping rows at once and deadlock;
+    /// the delete alone is run again then (`retrying`), not the publication before it.
     pub async fn outbox_done(&self, ids: &[String]) -> StoreResult<()> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
         for chunk in ids.chunks(500) {
             let placeholders = vec!["?"; chunk.len()].join(", ");
             let sql = format!("DELETE FROM outbox WHERE id IN ({placeholders})");
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(id);
-            }
-            query.execute(&self.pool).await.map_err(map)?;
+            self.retrying(true, || {
+                let mut query = sqlx::query(&sql);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                query.execute(&self.pool)
+            })
+            .await
+            .map_err(map)?;
         }
         Ok(())
     }
 
-    /// Marks the events of these messages done (their writer published them); idempotent.
+    /// Marks the events of these messages done (their writer published them); idempotent, retried like
+    /// [`Self::outbox_done`].
     pub async fn outbox_done_messages(&self, messages: &[(String, i64)]) -> StoreResult<()> {
         for chunk in messages.chunks(200) {
             let predicate = vec!["(conversation_id = ? AND seq = ?)"; chunk.len()].join(" OR ");
             let sql = format!("DELETE FROM outbox WHERE {predicate}");
-            let mut query = sqlx::query(&sql);
-            for (conversation, seq) in chunk {
-                query = query.bind(conversation).bind(seq);
-            }
-            query.execute(&self.pool).await.map_err(map)?;
+            self.retrying(true, || {
+                let mut query = sqlx::query(&sql);
+                for (conversation, seq) in chunk {
+                    query = query.bind(conversation).bind(seq);
+                }
+                query.execute(&self.pool)
+            })
+            .await
+            .map_err(map)?;
         }
         Ok(())
     }

@@ -1,0 +1,312 @@
+//! Backend outages under load on the production path: 2 gateways and 1 API replica of the real `ccserver` over
+//! MariaDB, Kafka, Redis and FerretDB, loaded by the `cc-loadgen` delivery checker.
+//!
+//! 1. Kafka (the single broker) is stopped for 30 s: sends are still acknowledged after their commit and
+//!    delivered live; their Kafka copies wait in the outbox and are published once Kafka is back.
+//! 2. Redis (the standalone instance: cache and pub/sub) is stopped for 30 s: gateways lose the live channel,
+//!    make their clients resume from the store, fill live holes from the database, and the outbox relay
+//!    publishes what could not go out.
+//!
+//! In both: every acknowledged message reaches every member (0 lost, 0 duplicated-as-shown, 0 silent gaps), the
+//! outbox drains, and every committed message is on the Kafka messages topic. The services are restarted by
+//! their harness scripts on every path (`prod_support::Outage`).
+
+mod prod_support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use cc_e2e::services::{KAFKA, MARIADB};
+use prod_support::{
+    Balancer, Deployment, Outage, Replica, binary, create_app, eventually, require,
+};
+use rdkafka::Message as _;
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use serde_json::Value;
+
+const CONNECTIONS: u32 = 100;
+const RATE: u32 = 100;
+/// The outage the issue asks for: a wait for a window, not a synchronisation sleep.
+const OUTAGE: Duration = Duration::from_secs(30);
+
+fn loadgen(
+    binary: &std::path::Path,
+    url: &str,
+    api_key: &str,
+    duration: &str,
+) -> tokio::process::Child {
+    tokio::process::Command::new(binary)
+        .args([
+            "--url",
+            url,
+            "--api-key",
+            api_key,
+            "-n",
+            &CONNECTIONS.to_string(),
+            "-m",
+            &RATE.to_string(),
+            "-d",
+            duration,
+            "--groups",
+            "2",
+            "--group-size",
+            "20",
+            "--group-share",
+            "0.5",
+            "--source-addresses",
+            "8",
+            "--rest-share",
+            "0.2",
+            "--drain",
+            "60s",
+            "--deadline",
+            "5m",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawning cc-loadgen")
+}
+
+async fn finish(run: tokio::process::Child, phase: &str) -> Value {
+    let output = run.wait_with_output().await.expect("cc-loadgen output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|error| {
+        panic!(
+            "{phase}: cc-loadgen printed no JSON report ({error}); exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    println!(
+        "{phase}: acked {} of {} sent, latency p50 {} p99 {} ms, disconnects {}, resends {}, reconnect p99 {} ms, \
+         delivery {}, errors {}",
+        report["messages_acked"],
+        report["messages_sent"],
+        report["latency_ms"]["p50"],
+        report["latency_ms"]["p99"],
+        report["disconnects"],
+        report["resends"],
+        report["reconnect_ms"]["p99"],
+        report["delivery"],
+        report["errors"],
+    );
+    for (count, what) in [
+        ("lost", "acknowledged messages lost"),
+        ("gaps", "silent gaps"),
+        ("duplicated_as_shown", "messages committed twice"),
+    ] {
+        assert_eq!(report["delivery"][count], 0, "{phase}: {what}: {report}");
+    }
+    assert!(
+        report["messages_acked"].as_u64().unwrap_or(0) > 0,
+        "{phase}: nothing was acknowledged: {report}"
+    );
+    assert!(
+        output.status.success(),
+        "{phase}: cc-loadgen exit {:?}: {report}",
+        output.status.code()
+    );
+    report
+}
+
+/// Starts the load and returns once every connection is open and messages are being committed.
+async fn start_load(
+    checker: &std::path::Path,
+    balancer: &Balancer,
+    api_key: &str,
+    duration: &str,
+    committed: impl AsyncFn() -> i64,
+) -> tokio::process::Child {
+    let mut run = loadgen(checker, &balancer.url(), api_key, duration);
+    let connected_by = Instant::now() + Duration::from_secs(120);
+    while balancer
+        .websockets
+        .load(std::sync::atomic::Ordering::Acquire)
+        < CONNECTIONS as usize
+    {
+        if matches!(run.try_wait(), Ok(Some(_))) || Instant::now() > connected_by {
+            let _ = run.start_kill();
+            let output = run.wait_with_output().await.expect("cc-loadgen output");
+            panic!(
+                "the connections did not come up; cc-loadgen {:?}:\n{}\n{}",
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = committed().await;
+    eventually("1 s of load committed", Duration::from_secs(60), || async {
+        committed().await >= before + i64::from(RATE)
+    })
+    .await;
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_and_redis_outages_under_load_lose_no_acknowledged_message() {
+    let ccserver = binary("ccserver", "ccserver");
+    let checker = binary("cc-loadgen", "cc-loadgen");
+    let deployment = Deployment::create().await;
+    let database_url = format!(
+        "{}/{}",
+        MARIADB
+            .address()
+            .rsplit_once('/')
+            .expect("URL with a database")
+            .0,
+        deployment.database
+    );
+    let db = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(2)
+        .connect(&database_url)
+        .await
+        .unwrap_or_else(|error| require(MARIADB, error));
+    let mut api = Replica::spawn(&ccserver, &deployment, "api-1", &["api"], &[]);
+    api.wait_ready(Duration::from_secs(90)).await;
+    let mut gateway_1 = Replica::spawn(&ccserver, &deployment, "gw-1", &["gateway"], &[]);
+    let mut gateway_2 = Replica::spawn(&ccserver, &deployment, "gw-2", &["gateway"], &[]);
+    for replica in [&mut gateway_1, &mut gateway_2] {
+        replica.wait_ready(Duration::from_secs(60)).await;
+    }
+    let balancer = Balancer::start(vec![gateway_1.addr, gateway_2.addr], vec![api.addr]).await;
+    let api_key = create_app(&balancer.url(), &deployment.admin_token).await;
+    let committed = async || {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM messages")
+            .fetch_one(&db)
+            .await
+            .unwrap_or(0)
+    };
+    let outbox = async || {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&db)
+            .await
+            .unwrap_or(-1)
+    };
+
+    // Phase 1: Kafka down for 30 s under load.
+    let run = start_load(&checker, &balancer, &api_key, "40s", committed).await;
+    let mut kafka = Outage::begin("kafka", "single");
+    let stopped = Instant::now();
+    let committed_at_stop = committed().await;
+    tokio::time::sleep(OUTAGE).await;
+    let waiting = outbox().await;
+    let committed_during = committed().await - committed_at_stop;
+    kafka.end();
+    println!(
+        "phase 1: Kafka stopped for {:?}; {committed_during} messages committed meanwhile, {waiting} waited in \
+         the outbox",
+        stopped.elapsed()
+    );
+    assert!(
+        committed_during > 0 && waiting > 0,
+        "Kafka down: sends should still commit ({committed_during}) and wait in the outbox ({waiting})"
+    );
+    finish(run, "phase 1 (Kafka outage)").await;
+    eventually(
+        "the outbox to drain after Kafka returned",
+        Duration::from_secs(90),
+        || async { outbox().await == 0 },
+    )
+    .await;
+
+    // Phase 2: Redis (cache and pub/sub) down for 30 s under load.
+    let run = start_load(&checker, &balancer, &api_key, "40s", committed).await;
+    let mut redis = Outage::begin("redis", "standalone");
+    let committed_at_stop = committed().await;
+    tokio::time::sleep(OUTAGE).await;
+    let committed_during = committed().await - committed_at_stop;
+    redis.end();
+    println!("phase 2: Redis stopped for 30 s; {committed_during} messages committed meanwhile");
+    assert!(
+        committed_during > 0,
+        "Redis down: sends should still commit"
+    );
+    let report = finish(run, "phase 2 (Redis outage)").await;
+    assert!(
+        report["disconnects"].as_u64().unwrap_or(0) > 0,
+        "the gateways should have asked their clients to resume when the live channel dropped: {report}"
+    );
+    eventually(
+        "the outbox to drain after Redis returned",
+        Duration::from_secs(60),
+        || async { outbox().await == 0 },
+    )
+    .await;
+
+    // Everything committed is on Kafka.
+    let stored: BTreeSet<(String, i64)> =
+        sqlx::query_as::<_, (Vec<u8>, i64)>("SELECT conversation_id, seq FROM messages")
+            .fetch_all(&db)
+            .await
+            .expect("messages")
+            .into_iter()
+            .map(|(c, s)| (String::from_utf8_lossy(&c).into_owned(), s))
+            .collect();
+    let on_kafka = read_messages_topic(
+        &format!("{}messages", deployment.kafka_topic_prefix()),
+        &stored,
+    )
+    .await;
+    let missing: Vec<&(String, i64)> = stored.difference(&on_kafka).take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "{} committed messages never reached Kafka, e.g. {missing:?}",
+        stored.difference(&on_kafka).count()
+    );
+    println!(
+        "kafka: all {} committed messages on the messages topic",
+        stored.len()
+    );
+    drop(balancer);
+    db.close().await;
+    for replica in [&mut api, &mut gateway_1, &mut gateway_2] {
+        replica.kill();
+    }
+    deployment.drop_database().await;
+}
+
+/// (conversation, seq) of every message_created event on `topic`, read until all of `expected` or 60 s.
+async fn read_messages_topic(
+    topic: &str,
+    expected: &BTreeSet<(String, i64)>,
+) -> BTreeSet<(String, i64)> {
+    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", KAFKA.address())
+        .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap_or_else(|error| require(KAFKA, error));
+    consumer
+        .subscribe(&[topic])
+        .unwrap_or_else(|error| require(KAFKA, error));
+    let mut seen = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !expected.is_subset(&seen) && Instant::now() < deadline {
+        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await
+        else {
+            continue;
+        };
+        let Some(payload) = message.payload() else {
+            continue;
+        };
+        let Ok(envelope) = serde_json::from_slice::<Value>(payload) else {
+            continue;
+        };
+        let event = &envelope["event"];
+        if event["type"] == "message_created"
+            && let (Some(conversation), Some(seq)) = (
+                event["message"]["conversation_id"].as_str(),
+                event["message"]["seq"].as_i64(),
+            )
+        {
+            seen.insert((conversation.to_owned(), seq));
+        }
+    }
+    seen
+}
