@@ -20,7 +20,8 @@ const state = {
   stopped: false,
   requestCounter: 0,
   pending: new Map(), // client_msg_id -> {conversation_id, body, request_id, sent}
-  presence: new Map(), // user_id -> {status, last_seen_ms}
+  presence: new Map(), // user_id -> {status, last_seen_ms, frame}
+  presenceFrames: 0, // presence frames seen: orders them against a snapshot fetched meanwhile
   typing: new Map(), // conversation_id -> Map(user_id -> expires_at_ms)
   typingSentAt: new Map(), // conversation_id -> ms
 };
@@ -327,7 +328,12 @@ function handleFrame(frame) {
       onTyping(frame);
       break;
     case "presence":
-      state.presence.set(frame.user_id, { status: frame.status, last_seen_ms: frame.last_seen_ms });
+      state.presenceFrames += 1;
+      state.presence.set(frame.user_id, {
+        status: frame.status,
+        last_seen_ms: frame.last_seen_ms,
+        frame: state.presenceFrames,
+      });
       renderConversations();
       renderMembers();
       break;
@@ -345,12 +351,28 @@ function handleFrame(frame) {
   }
 }
 
+// Who was online before we connected: presence frames only announce changes. A frame that arrives
+// while the snapshot is in flight is newer than the snapshot, so it wins.
+async function loadPresence() {
+  const before = state.presenceFrames;
+  const snapshot = await api("GET", "/v1/contacts/presence");
+  for (const item of snapshot.items) {
+    const known = state.presence.get(item.user_id);
+    if (!known || known.frame <= before) {
+      state.presence.set(item.user_id, { status: item.status, last_seen_ms: item.last_seen_ms, frame: before });
+    }
+  }
+  renderConversations();
+  renderMembers();
+}
+
 function onAck(frame) {
   if (frame.id === "resume") {
     state.connected = true;
     state.reconnectAttempt = 0;
     setConnection("online", true);
     flushPending();
+    loadPresence().catch((error) => showError("chat-error", error));
     return;
   }
   if (frame.client_msg_id && state.pending.has(frame.client_msg_id)) {

@@ -239,7 +239,8 @@ const TYPE_A_LETTER: &str = "(() => { const input = document.getElementById('com
      input.dispatchEvent(new Event('input', {bubbles: true})); return true; })()";
 
 async fn chat(base: &str, devtools: &mut DevTools) {
-    // Alice first, then bob: alice's page is live when bob comes online, so it gets his presence.
+    // Alice first, then bob: alice's page is live when bob comes online, so a `presence` frame tells
+    // her; bob's page connects after alice came online, so only the REST snapshot can tell him.
     let mut sessions = Vec::new();
     for (user, peer) in [("alice", "bob"), ("bob", "alice")] {
         let session = devtools
@@ -271,6 +272,13 @@ async fn chat(base: &str, devtools: &mut DevTools) {
             alice,
             "alice sees bob online",
             "document.querySelector('[data-member=bob] [data-presence]')?.dataset.presence === 'online'",
+        )
+        .await;
+    devtools
+        .wait_for(
+            bob,
+            "bob sees alice online (from the snapshot)",
+            "document.querySelector('[data-member=alice] [data-presence]')?.dataset.presence === 'online'",
         )
         .await;
 

@@ -237,7 +237,14 @@ fn routes(w: &World) -> Vec<(&'static str, String, Option<Value>, Needs)> {
             None,
             Needs::ApiKey,
         ),
+        (
+            "GET",
+            "/v1/users/alice/presence".into(),
+            None,
+            Needs::ApiKey,
+        ),
         ("GET", "/v1/me".into(), None, Needs::AnyUser),
+        ("GET", "/v1/contacts/presence".into(), None, Needs::AnyUser),
         ("GET", "/v1/sessions".into(), None, Needs::AnyUser),
         (
             "DELETE",

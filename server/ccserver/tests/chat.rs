@@ -265,6 +265,55 @@ async fn presence_is_aggregated_over_two_devices() {
     assert!(offline["last_seen_ms"].as_i64().unwrap() > 0);
 }
 
+#[tokio::test]
+async fn a_late_joiner_gets_a_presence_snapshot_of_its_contacts() {
+    let server = TestServer::start().await;
+    let tokens = server.users(&["alice", "bob", "carol", "dave"]).await;
+    server.direct(&tokens[0], "bob").await;
+    server.group(&tokens[0], &["carol"]).await;
+    // dave shares nothing with alice: his status is none of her business.
+    let _dave = server.live(&tokens[3]).await;
+    let bob = server.live(&tokens[1]).await;
+    let mut carol = server.live(&tokens[2]).await;
+    carol.stream.close(None).await.unwrap();
+    eventually("carol's session is gone", || async {
+        session_count(&server, "carol").await == 0
+    })
+    .await;
+
+    // alice connects after the presence frames went out: the snapshot tells her.
+    let (status, body) = server
+        .rest("GET", "/v1/contacts/presence", Some(&tokens[0]), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let items = body["items"].as_array().unwrap();
+    let summary: Vec<_> = items
+        .iter()
+        .map(|item| (item["user_id"].clone(), item["status"].clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (json!("bob"), json!("online")),
+            (json!("carol"), json!("offline"))
+        ]
+    );
+    assert!(items[0]["last_seen_ms"].is_null());
+    assert!(items[1]["last_seen_ms"].as_i64().unwrap() > 0);
+
+    // The app's backend asks about one user; another app's user is not found.
+    let key = server.api_key.clone();
+    let (status, body) = server
+        .rest("GET", "/v1/users/bob/presence", Some(&key), None)
+        .await;
+    assert_eq!((status, body["status"].clone()), (200, json!("online")));
+    let (status, body) = server
+        .rest("GET", "/v1/users/nobody/presence", Some(&key), None)
+        .await;
+    assert_eq!((status, body["code"].clone()), (404, json!("not_found")));
+    drop(bob);
+}
+
 async fn session_count(server: &TestServer, user: &str) -> usize {
     let key = server.api_key.clone();
     let (_, body) = server

@@ -72,9 +72,10 @@ schemas = {
     "UpdateReceipts": obj([], delivered_seq=OPT_I, read_seq=OPT_I),
     "ReceiptView": obj(["user_id", "delivered_seq", "read_seq"], user_id=S, delivered_seq=I, read_seq=I),
     "DemoLogin": obj(["user_id"], user_id=S),
+    "PresenceView": obj(["user_id", "status", "last_seen_ms"], user_id=S, status={"type": "string", "enum": ["online", "offline"]}, last_seen_ms=OPT_I),
     "DemoToken": obj(["token", "app_id", "user_id"], token=S, app_id=S, user_id=S),
 }
-for name in ["ApiKeyView", "UserView", "SessionView", "ConversationView", "MemberView", "Message", "ReceiptView"]:
+for name in ["ApiKeyView", "UserView", "SessionView", "PresenceView", "ConversationView", "MemberView", "Message", "ReceiptView"]:
     schemas[f"Page{name}"] = page(name)
 
 ERRORS = {str(code): {"description": text, "content": {"application/json": {"schema": ref("Error")}}}
@@ -123,7 +124,9 @@ paths = {
     "/v1/users/{user_id}/deactivate": {"post": op("Deactivate a user and close their sessions", [K], no_content(), params=[path_param("user_id")], tag="users")},
     "/v1/users/{user_id}/tokens": {"post": op("Mint a user token (EdDSA JWT); body optional", [K], json_response("201", ref("TokenMinted"), "created"), params=[path_param("user_id")], tag="users")},
     "/v1/users/{user_id}/sessions": {"get": op("A user's live sessions", [K], json_response("200", ref("PageSessionView")), params=[path_param("user_id")], tag="sessions")},
+    "/v1/users/{user_id}/presence": {"get": op("A user's status, aggregated over their devices", [K], json_response("200", ref("PresenceView")), params=[path_param("user_id")], tag="sessions")},
     "/v1/me": {"get": op("The calling user", [U], json_response("200", ref("UserView")), tag="users")},
+    "/v1/contacts/presence": {"get": op("The status of everyone sharing a conversation with the caller (at most 1,000): the snapshot that presence frames then keep current", [U], json_response("200", ref("PagePresenceView")), tag="sessions")},
     "/v1/sessions": {"get": op("The caller's live sessions", [U], json_response("200", ref("PageSessionView")), tag="sessions")},
     "/v1/sessions/{session_id}": {"delete": op("Revoke a session; its connection closes with 4001", [K, U], no_content(), params=[path_param("session_id")], tag="sessions")},
     "/v1/conversations": {

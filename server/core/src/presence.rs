@@ -17,6 +17,15 @@ pub struct SessionInfo {
     pub token_expires_at_ms: i64,
 }
 
+/// A user's status, aggregated over their devices: online while any session is live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPresence {
+    pub user_id: UserId,
+    pub online: bool,
+    /// When the user's last session ended; `None` while online or when never seen.
+    pub last_seen_ms: Option<i64>,
+}
+
 /// A user's status change caused by a session coming or going.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {

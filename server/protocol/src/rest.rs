@@ -236,6 +236,16 @@ pub struct SessionView {
     pub connected_at_ms: i64,
 }
 
+/// A user's status, as the `presence` frame carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresenceView {
+    pub user_id: String,
+    /// `online` or `offline`.
+    pub status: String,
+    /// When the user was last online; `null` while online or when never seen.
+    pub last_seen_ms: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DemoLogin {

@@ -80,7 +80,17 @@ pub fn api_routes() -> Vec<RouteSpec> {
             &["get"],
             get(sessions::user_sessions),
         ),
+        spec(
+            "/v1/users/{user_id}/presence",
+            &["get"],
+            get(sessions::user_presence),
+        ),
         spec("/v1/me", &["get"], get(users::me)),
+        spec(
+            "/v1/contacts/presence",
+            &["get"],
+            get(sessions::contacts_presence),
+        ),
         spec("/v1/sessions", &["get"], get(sessions::my_sessions)),
         spec(
             "/v1/sessions/{session_id}",

@@ -1,4 +1,4 @@
-//! Device sessions: list and revoke.
+//! Device sessions (list, revoke) and presence (a snapshot for clients that connect late).
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Caller;
@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cc_core::ids::{SessionId, UserId};
-use cc_core::presence::SessionInfo;
-use cc_protocol::rest::{Page, SessionView};
+use cc_core::presence::{SessionInfo, UserPresence};
+use cc_protocol::rest::{Page, PresenceView, SessionView};
 
 fn view(session: &SessionInfo) -> SessionView {
     SessionView {
@@ -17,6 +17,44 @@ fn view(session: &SessionInfo) -> SessionView {
         device: session.device.clone(),
         connected_at_ms: session.connected_at_ms,
     }
+}
+
+fn presence_view(presence: &UserPresence) -> PresenceView {
+    PresenceView {
+        user_id: presence.user_id.0.clone(),
+        status: if presence.online { "online" } else { "offline" }.to_owned(),
+        last_seen_ms: presence.last_seen_ms,
+    }
+}
+
+/// The caller's contacts (everyone sharing a conversation with them) and their status now.
+pub async fn contacts_presence(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Page<PresenceView>>> {
+    let principal = caller.user()?;
+    let contacts = state
+        .service
+        .contacts_presence(&principal.app_id, &principal.user_id)
+        .await?;
+    Ok(Json(Page {
+        items: contacts.iter().map(presence_view).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// One user's status, for the app's backend.
+pub async fn user_presence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<PresenceView>> {
+    let app = caller.app()?;
+    let user_id = UserId(user_id);
+    // 404 for users of other apps, rather than an "offline" that would reveal nothing but mislead.
+    state.service.get_user(&app, &user_id).await?;
+    let presence = state.service.user_presence(&app, &user_id).await;
+    Ok(Json(presence_view(&presence)))
 }
 
 pub async fn my_sessions(

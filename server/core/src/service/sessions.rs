@@ -4,7 +4,7 @@ use super::ChatService;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{DomainEvent, Recipients};
 use crate::ids::{AppId, SessionId, UserId, now_ms};
-use crate::presence::{SessionInfo, Transition};
+use crate::presence::{SessionInfo, Transition, UserPresence};
 
 impl ChatService {
     async fn announce_presence(
@@ -55,6 +55,43 @@ impl ChatService {
 
     pub async fn sessions_of(&self, app_id: &AppId, user_id: &UserId) -> Vec<SessionInfo> {
         self.presence.sessions_of(app_id, user_id).await
+    }
+
+    /// One user's status, aggregated over their devices.
+    pub async fn user_presence(&self, app_id: &AppId, user_id: &UserId) -> UserPresence {
+        let (online, last_seen_ms) = tokio::join!(
+            self.presence.is_online(app_id, user_id),
+            self.presence.last_seen_ms(app_id, user_id)
+        );
+        UserPresence {
+            user_id: user_id.clone(),
+            online,
+            // A stored last-seen time predates the session that is live now.
+            last_seen_ms: if online { None } else { last_seen_ms },
+        }
+    }
+
+    /// The status of everyone `user_id` shares a conversation with: exactly the users whose changes
+    /// reach them as `presence` frames, so a client that connects late learns the current state
+    /// that those frames then keep up to date.
+    pub async fn contacts_presence(
+        &self,
+        app_id: &AppId,
+        user_id: &UserId,
+    ) -> DomainResult<Vec<UserPresence>> {
+        let mut contacts = self
+            .store
+            .co_member_ids(app_id, user_id, self.limits.presence_fanout_max)
+            .await?;
+        contacts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Concurrent: with the Redis backend each lookup is a round trip, and a contact list holds
+        // up to `presence_fanout_max` users.
+        Ok(futures_util::future::join_all(
+            contacts
+                .iter()
+                .map(|contact| self.user_presence(app_id, contact)),
+        )
+        .await)
     }
 
     /// Revoke one session: its token is refused from now on and its connection is closed (4001).
