@@ -234,10 +234,62 @@ fn redis_starts_with_every_rendered_config() {
                 &mut child,
                 || redis_ping(port),
             );
+            if !service.contains("sentinel") {
+                assert_effective_redis_config(size, service, port, work.path());
+            }
             started += 1;
         }
     }
     assert!(started >= 20, "only {started} Redis configs found");
+}
+
+/// What the issue asks of each role, checked against the started server (`CONFIG GET`), not the file:
+/// cache = `maxmemory` + `allkeys-lru`, pub/sub = no persistence, sessions = AOF `everysec` + `noeviction`.
+fn assert_effective_redis_config(size: &str, service: &str, port: u16, data_dir: &Path) {
+    let role = service
+        .strip_prefix("redis-")
+        .and_then(|rest| rest.rsplit_once('-'))
+        .map(|(role, _)| role)
+        .unwrap_or_else(|| panic!("{size}/{service}: not redis-<role>-<n>"));
+    let planned = &render_support::plan(size).data_stores.redis[role];
+    let output = run(Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "CONFIG",
+            "GET",
+            "appendonly",
+            "appendfsync",
+            "maxmemory-policy",
+        ])
+        .args(["save", "maxmemory"]));
+    let lines: Vec<&str> = output.lines().collect();
+    let config: std::collections::BTreeMap<&str, &str> = lines
+        .chunks(2)
+        .map(|pair| (pair[0], pair.get(1).copied().unwrap_or("")))
+        .collect();
+    let expected_memory = (planned.maxmemory_mb * 1024 * 1024).to_string();
+    let (appendonly, policy) = match role {
+        "cache" => ("no", "allkeys-lru"),
+        "pubsub" => ("no", "noeviction"),
+        "sessions" => ("yes", "noeviction"),
+        other => panic!("{size}/{service}: unknown role {other}"),
+    };
+    let expected = std::collections::BTreeMap::from([
+        ("appendfsync", "everysec"),
+        ("appendonly", appendonly),
+        ("maxmemory", expected_memory.as_str()),
+        ("maxmemory-policy", policy),
+        // No RDB snapshots for any role: sessions persist through the AOF, the others not at all.
+        ("save", ""),
+    ]);
+    assert_eq!(config, expected, "{size}/{service}: effective config");
+    if role == "sessions" {
+        // The server really writes the append-only file where the stack mounts its volume.
+        assert!(
+            data_dir.join("appendonlydir").is_dir(),
+            "{size}/{service}: no appendonlydir in the data dir"
+        );
+    }
 }
 
 fn kafka_libs() -> PathBuf {
@@ -433,5 +485,111 @@ fn a_real_swarm_accepts_the_stack() {
             })
             .count();
         assert_eq!(services.lines().count(), expected, "{size}: {services}");
+    }
+}
+
+/// The user each image's process runs as (its `USER`, or the user its entrypoint drops to), stated here
+/// independently of the templates: nginx's master and the ccserver image run as root.
+fn image_user(image: &str) -> (u64, u64) {
+    let users: [(&str, (u64, u64)); 9] = [
+        ("nginx:", (0, 0)),
+        ("registry.example.com/cc/ccserver:", (0, 0)),
+        ("apache/kafka:", (1000, 1000)),
+        ("danielqsj/kafka-exporter:", (65534, 65534)),
+        ("redis:", (999, 999)),
+        ("oliver006/redis_exporter:", (59000, 59000)),
+        ("mongo:", (999, 999)),
+        ("percona/mongodb_exporter:", (65535, 65535)),
+        ("grafana/grafana:", (472, 0)),
+    ];
+    users
+        .iter()
+        .find(|(prefix, _)| image.starts_with(prefix))
+        .map(|(_, user)| *user)
+        .unwrap_or_else(|| panic!("{image}: which user does it run as? add it here"))
+}
+
+fn yaml_u64(value: &serde_yaml_ng::Value) -> Option<u64> {
+    value
+        .as_u64()
+        .or_else(|| value.as_str().and_then(|text| text.parse().ok()))
+}
+
+/// Swarm: every secret a service mounts is owned by the user its image runs as and private to it, as Docker
+/// itself reads `stack.yml`. Compose (which ignores `uid`/`gid`/`mode` and bind-mounts the host file):
+/// every secret file it mounts is readable by any user, inside a directory only the operator can enter.
+#[test]
+fn every_mounted_secret_is_readable_by_the_user_its_image_runs_as() {
+    use std::os::unix::fs::PermissionsExt as _;
+    for (size, ..) in SIZES {
+        let (fixture, out) = rendered(size);
+        let text = run(Command::new("docker").current_dir(&out).args([
+            "stack",
+            "config",
+            "-c",
+            "stack.yml",
+        ]));
+        let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("stack config");
+        let services = config["services"].as_mapping().expect("services");
+        let mut checked = 0;
+        for (name, service) in services {
+            let Some(secrets) = service["secrets"].as_sequence() else {
+                continue;
+            };
+            let (uid, gid) = image_user(service["image"].as_str().expect("image"));
+            for secret in secrets {
+                let what = format!("{size}: {name:?} secret {:?}", secret["source"]);
+                assert_eq!(yaml_u64(&secret["uid"]), Some(uid), "{what}: uid");
+                assert_eq!(yaml_u64(&secret["gid"]), Some(gid), "{what}: gid");
+                // Docker prints the mode in decimal: 256 = 0o400, read by the owner only.
+                assert_eq!(yaml_u64(&secret["mode"]), Some(0o400), "{what}: mode");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 20, "{size}: only {checked} secret mounts");
+
+        let compose: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+            &std::fs::read_to_string(out.join("compose.yml")).expect("compose.yml"),
+        )
+        .expect("compose.yml");
+        let secrets_dir = fixture.path("secrets");
+        for (id, secret) in compose["secrets"].as_mapping().expect("secrets") {
+            let file = out.join(secret["file"].as_str().expect("file"));
+            let file = file.canonicalize().unwrap_or_else(|error| {
+                panic!(
+                    "{size}: compose secret {id:?} at {}: {error}",
+                    file.display()
+                )
+            });
+            let mode = std::fs::metadata(&file).expect("stat").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o444, "{size}: {} mode {mode:o}", file.display());
+            assert!(file.starts_with(&secrets_dir), "{size}: {}", file.display());
+            // The copies' own directory keeps other host users out, whatever the secrets directory's mode.
+            let dir = secrets_dir.join("compose");
+            let dir_mode = std::fs::metadata(&dir).expect("stat").permissions().mode() & 0o777;
+            assert_eq!(
+                dir_mode,
+                0o700,
+                "{size}: {} mode {dir_mode:o}",
+                dir.display()
+            );
+            let original = std::fs::read(secrets_dir.join(file.file_name().expect("name")))
+                .or_else(|_| {
+                    // The TLS pair of the fixture lives outside the secrets directory.
+                    let name = file.file_name().expect("name").to_string_lossy();
+                    std::fs::read(fixture.path(if name.contains("key") {
+                        "certs/chat.key"
+                    } else {
+                        "certs/chat.pem"
+                    }))
+                })
+                .expect("original");
+            assert_eq!(
+                std::fs::read(&file).expect("copy"),
+                original,
+                "{size}: {} differs from its secret",
+                file.display()
+            );
+        }
     }
 }

@@ -72,6 +72,7 @@ pub fn assemble(parts: Parts, env: &Environment) -> Result<Model, RenderError> {
                     file.sha256.get(..8).unwrap_or(&file.sha256)
                 ),
                 file: file.path.clone(),
+                compose_file: file.compose_path.clone(),
                 sha256: file.sha256.clone(),
             });
         } else {
@@ -300,13 +301,14 @@ impl Builder<'_> {
             .secrets
             .iter()
             .map(|key| {
-                // mongod (uid 999 in the image) refuses a keyfile readable by others.
-                let private = *key == SecretKey::MongodbKeyfile;
+                // Private to the user the image runs as (Swarm applies it; Compose cannot, see
+                // `SecretFile::compose_path`). mongod also refuses a keyfile others can read.
                 Mount {
                     source: key.id().to_owned(),
                     target: self.secret_target(*key),
-                    uid: private.then(|| "999".to_owned()),
-                    mode: private.then(|| "0400".to_owned()),
+                    uid: Some(spec.runs_as.uid.to_string()),
+                    gid: Some(spec.runs_as.gid.to_string()),
+                    mode: Some("0400".to_owned()),
                 }
             })
             .collect();
@@ -316,6 +318,7 @@ impl Builder<'_> {
             kind: spec.kind,
             mode: if spec.global { "global" } else { "replicated" }.to_owned(),
             replicas: sizing.replicas,
+            entrypoint: spec.entrypoint,
             command: spec.command,
             environment: spec.environment,
             cpu_reservation: format!("{:.2}", sizing.cpu_reservation),
@@ -333,6 +336,7 @@ impl Builder<'_> {
                     source,
                     target,
                     uid: None,
+                    gid: None,
                     mode: None,
                 })
                 .collect(),
@@ -344,6 +348,7 @@ impl Builder<'_> {
                     source,
                     target,
                     uid: None,
+                    gid: None,
                     mode: None,
                 })
                 .collect(),

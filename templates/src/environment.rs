@@ -187,8 +187,13 @@ impl SecretKey {
 /// Where one secret's file is and the sha256 of its content (the content itself never reaches a render).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretFile {
-    /// Path as written into `stack.yml`/`compose.yml`: relative to the output directory when possible.
+    /// Path as written into `stack.yml`: relative to the output directory when possible.
     pub path: String,
+    /// Path of the copy `compose.yml` mounts, likewise relative. Compose bind-mounts a file secret with the
+    /// host file's owner and mode (it ignores `uid`/`gid`/`mode`), so a `0600` file would be unreadable to
+    /// images that run as a non-root user; the copy is world-readable inside the `0700` secrets directory,
+    /// which keeps other host users out.
+    pub compose_path: String,
     /// Hex sha256 of the file's content; its prefix makes the Docker secret name change with the content.
     pub sha256: String,
 }

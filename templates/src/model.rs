@@ -60,6 +60,8 @@ pub struct SecretRef {
     pub name: String,
     /// Path of the file, relative to the output directory when possible.
     pub file: String,
+    /// The copy Compose mounts (see `SecretFile::compose_path`).
+    pub compose_file: String,
     /// sha256 of the content, for the `MANIFEST` only; templates never see it.
     #[serde(skip)]
     pub sha256: String,
@@ -82,6 +84,8 @@ pub struct Service {
     /// `replicated` or `global` (node-exporter, cAdvisor, Promtail).
     pub mode: String,
     pub replicas: u32,
+    /// Overrides the image's entrypoint when not empty.
+    pub entrypoint: Vec<String>,
     pub command: Vec<String>,
     pub environment: BTreeMap<String, String>,
     pub cpu_reservation: String,
@@ -118,8 +122,10 @@ pub struct Port {
 pub struct Mount {
     pub source: String,
     pub target: String,
-    /// Owner uid and mode of a mounted secret, for programs that refuse readable key files (mongod).
+    /// Owner uid, gid and mode of a mounted secret (Swarm only): the user the image's process runs as, so
+    /// the secret can be private to it (`0400`) and still readable.
     pub uid: Option<String>,
+    pub gid: Option<String>,
     pub mode: Option<String>,
 }
 

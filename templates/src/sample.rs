@@ -50,6 +50,7 @@ pub fn environment() -> Environment {
                     *key,
                     SecretFile {
                         path: format!("../secrets/{}", key.file_name()),
+                        compose_path: format!("../secrets/compose/{}", key.file_name()),
                         sha256: sha256_hex(key.id().as_bytes()),
                     },
                 )

@@ -13,12 +13,17 @@ pub(crate) struct Spec {
     pub(crate) name: String,
     pub(crate) image: String,
     pub(crate) kind: Kind,
+    /// Replaces the image's entrypoint: only for images whose entrypoint is the program itself, when the
+    /// command must first read a secret in a shell.
+    pub(crate) entrypoint: Vec<String>,
     pub(crate) command: Vec<String>,
     pub(crate) environment: BTreeMap<String, String>,
     pub(crate) ports: Vec<Port>,
     pub(crate) networks: Vec<&'static str>,
     pub(crate) volumes: Vec<(String, String)>,
     pub(crate) secrets: Vec<SecretKey>,
+    /// `uid:gid` of the image's process that reads the secrets; they are mounted owned by it, mode `0400`.
+    pub(crate) runs_as: RunsAs,
     pub(crate) configs: Vec<(String, String)>,
     pub(crate) health: Vec<String>,
     pub(crate) start_period_s: u32,
@@ -32,12 +37,14 @@ impl Spec {
             name: name.into(),
             image: image.to_owned(),
             kind,
+            entrypoint: Vec::new(),
             command: Vec::new(),
             environment: BTreeMap::new(),
             ports: Vec::new(),
             networks: Vec::new(),
             volumes: Vec::new(),
             secrets: Vec::new(),
+            runs_as: RunsAs::ROOT,
             configs: Vec::new(),
             health: Vec::new(),
             start_period_s: 30,
@@ -45,6 +52,47 @@ impl Spec {
             global: false,
         }
     }
+}
+
+/// The user (uid, gid) an image's process runs as, from the image's `USER` and entrypoint. Root reads any
+/// file, so for an image that starts as root and drops privileges the secret belongs to the user it drops
+/// to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RunsAs {
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+}
+
+impl RunsAs {
+    /// nginx (the master reads the certificate before workers drop to `nginx`); the ccserver image, which
+    /// `ccctl deploy` assembles from the binary without a `USER`.
+    pub(crate) const ROOT: Self = Self { uid: 0, gid: 0 };
+    /// apache/kafka: `USER appuser`, the first user `adduser` creates in its Alpine base.
+    pub(crate) const KAFKA: Self = Self {
+        uid: 1000,
+        gid: 1000,
+    };
+    /// redis and mongo: the `redis`/`mongodb` user (999) their entrypoints drop to.
+    pub(crate) const REDIS: Self = Self { uid: 999, gid: 999 };
+    pub(crate) const MONGODB: Self = Self { uid: 999, gid: 999 };
+    /// oliver006/redis_exporter: `USER 59000:59000`.
+    pub(crate) const REDIS_EXPORTER: Self = Self {
+        uid: 59000,
+        gid: 59000,
+    };
+    /// percona/mongodb_exporter: `USER 65535:65535`.
+    pub(crate) const MONGODB_EXPORTER: Self = Self {
+        uid: 65535,
+        gid: 65535,
+    };
+    /// danielqsj/kafka-exporter: busybox base; `nobody` owns the secret (root, if the image runs as root,
+    /// reads it too).
+    pub(crate) const KAFKA_EXPORTER: Self = Self {
+        uid: 65534,
+        gid: 65534,
+    };
+    /// grafana/grafana: `USER 472` (group root).
+    pub(crate) const GRAFANA: Self = Self { uid: 472, gid: 0 };
 }
 
 pub(crate) fn strings(items: &[&str]) -> Vec<String> {
@@ -200,6 +248,7 @@ impl Builder<'_> {
             spec.networks = vec!["data", "monitoring"];
             spec.volumes = vec![(format!("{}-data", broker.service), "/var/lib/kafka".into())];
             spec.secrets = vec![SecretKey::KafkaJaas];
+            spec.runs_as = RunsAs::KAFKA;
             spec.configs = vec![(
                 format!("kafka/{}.properties", broker.service),
                 "/etc/kafka/server.properties".into(),
@@ -224,12 +273,14 @@ impl Builder<'_> {
                 let _ = write!(servers, " --kafka.server={}:9092", broker.service);
                 servers
             });
-        exporter.command = shell(&format!(
+        // The image's entrypoint is the exporter itself: a shell entrypoint reads the password first.
+        exporter.entrypoint = shell(&format!(
             "exec kafka_exporter{servers} --sasl.enabled --sasl.mechanism=plain --sasl.username=app \
              --sasl.password=\"$$(cat /run/secrets/kafka_app_password)\""
         ));
         exporter.networks = vec!["data", "monitoring"];
         exporter.secrets = vec![SecretKey::KafkaAppPassword];
+        exporter.runs_as = RunsAs::KAFKA_EXPORTER;
         exporter.health =
             health_shell("wget -q -O /dev/null http://127.0.0.1:9308/metrics || exit 1");
         self.push(exporter);
@@ -311,6 +362,7 @@ impl Builder<'_> {
                     spec.volumes = vec![(format!("{}-data", node.service), "/data".into())];
                 }
                 spec.secrets = vec![SecretKey::RedisPassword];
+                spec.runs_as = RunsAs::REDIS;
                 spec.configs = vec![(
                     format!("redis/{}.conf", node.service),
                     "/usr/local/etc/redis/redis.conf".into(),
@@ -335,6 +387,7 @@ impl Builder<'_> {
                 spec.networks = vec!["data", "monitoring"];
                 spec.volumes = vec![(format!("{sentinel}-data"), "/data".into())];
                 spec.secrets = vec![SecretKey::RedisPassword];
+                spec.runs_as = RunsAs::REDIS;
                 spec.configs = vec![(
                     format!("redis/{sentinel}.conf"),
                     "/usr/local/etc/redis/sentinel.conf".into(),
@@ -349,10 +402,12 @@ impl Builder<'_> {
             &self.env.images.redis_exporter,
             Kind::Stateless,
         );
-        exporter.command =
+        // The image's entrypoint is the exporter itself: a shell entrypoint reads the password first.
+        exporter.entrypoint =
             shell("REDIS_PASSWORD=\"$$(cat /run/secrets/redis_password)\" exec /redis_exporter");
         exporter.networks = vec!["data", "monitoring"];
         exporter.secrets = vec![SecretKey::RedisPassword];
+        exporter.runs_as = RunsAs::REDIS_EXPORTER;
         exporter.health =
             health_shell("wget -q -O /dev/null http://127.0.0.1:9121/health || exit 1");
         self.push(exporter);
@@ -376,6 +431,7 @@ impl Builder<'_> {
                 SecretKey::MongodbRootPassword,
                 SecretKey::MongodbAppPassword,
             ];
+            spec.runs_as = RunsAs::MONGODB;
             spec.configs = vec![
                 (format!("mongodb/{name}.conf"), "/etc/mongod.conf".into()),
                 (
@@ -402,6 +458,7 @@ impl Builder<'_> {
         ));
         exporter.networks = vec!["data", "monitoring"];
         exporter.secrets = vec![SecretKey::MongodbAppPassword];
+        exporter.runs_as = RunsAs::MONGODB_EXPORTER;
         exporter.health =
             health_shell("wget -q -O /dev/null http://127.0.0.1:9216/metrics || exit 1");
         self.push(exporter);
@@ -473,6 +530,7 @@ impl Builder<'_> {
         grafana.networks = vec!["edge", "monitoring"];
         grafana.volumes = vec![("grafana-data".into(), "/var/lib/grafana".into())];
         grafana.secrets = vec![SecretKey::GrafanaAdminPassword];
+        grafana.runs_as = RunsAs::GRAFANA;
         let mut configs = vec![
             (
                 "grafana/provisioning/datasources/datasources.yml".to_owned(),

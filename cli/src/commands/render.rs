@@ -82,6 +82,7 @@ pub fn run(args: &RenderArgs, printer: &Printer) -> anyhow::Result<()> {
                 &format!("secret {} in {}", key.id(), env.secrets_dir.display()),
             );
         }
+        secrets::refresh_compose_copies(&env)?;
     }
     let environment = environment(&env, &settings.directory, |path| {
         let bytes =
@@ -113,6 +114,7 @@ fn environment(
             key,
             SecretFile {
                 path: relative(directory, &path),
+                compose_path: relative(directory, &secrets::compose_location(env, key)),
                 sha256: digest(&path)?,
             },
         );

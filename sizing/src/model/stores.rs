@@ -518,20 +518,29 @@ fn redis_role(ctx: &mut Ctx, workload: &Workload, role: &str) -> RedisPlan {
         ),
         &master_names,
     );
-    let maxmemory = if role == "pubsub" {
-        total
+    // In cluster mode every shard gets the full cap: a shard never shrinks when load adds shards (so more
+    // load never gives a smaller task), and the spare room takes slot rebalancing and growth.
+    let (maxmemory, maxmemory_formula, mut maxmemory_names) = if role == "pubsub" {
+        (total, total_formula, total_names)
+    } else if cluster {
+        (
+            cap,
+            format!(
+                "{cap} redis.max_maxmemory_mb: cluster shards are sized at the cap, {masters} × {cap} MB ≥ {total} MB needed ({total_formula})"
+            ),
+            total_names,
+        )
     } else {
-        ceil_div(total as f64, f64::from(masters))
+        (total, total_formula, total_names)
     };
+    if cluster && role != "pubsub" {
+        maxmemory_names.push("redis.max_maxmemory_mb");
+    }
     ctx.rec.explain(
         format!("{path}.maxmemory_mb"),
         maxmemory,
-        if role == "pubsub" {
-            total_formula
-        } else {
-            format!("ceil(({total_formula}) / {masters} primaries)")
-        },
-        &total_names,
+        maxmemory_formula,
+        &maxmemory_names,
     );
     let replicas_per_master = u32::from(ctx.ha);
     ctx.rec.explain(
@@ -552,8 +561,10 @@ fn redis_role(ctx: &mut Ctx, workload: &Workload, role: &str) -> RedisPlan {
         &["quorum.members"],
     );
 
+    // Sessions must survive a restart and lose at most a second of writes: AOF with `everysec`. Cache and
+    // pub/sub keep nothing worth a disk write.
     let persistence = if role == "sessions" {
-        RedisPersistence::Rdb
+        RedisPersistence::Aof
     } else {
         RedisPersistence::None
     };
@@ -567,15 +578,15 @@ fn redis_role(ctx: &mut Ctx, workload: &Workload, role: &str) -> RedisPlan {
         ),
         names: vec!["redis.memory_overhead_factor"],
     };
-    let disk = if persistence == RedisPersistence::Rdb {
-        let factor = ctx.rec.c("redis.rdb_disk_factor");
+    let disk = if persistence == RedisPersistence::Aof {
+        let factor = ctx.rec.c("redis.aof_disk_factor");
         Figure {
             value: ceil_div(maxmemory as f64 * factor, 1024.0).max(1),
             formula: format!(
-                "max(1, ceil({maxmemory} MB × {} redis.rdb_disk_factor / 1024))",
+                "max(1, ceil({maxmemory} MB × {} redis.aof_disk_factor / 1024))",
                 number(factor)
             ),
-            names: vec!["redis.rdb_disk_factor"],
+            names: vec!["redis.aof_disk_factor"],
         }
     } else {
         Figure::fixed(0, "no persistence")
@@ -607,9 +618,10 @@ fn redis_role(ctx: &mut Ctx, workload: &Workload, role: &str) -> RedisPlan {
         replicas_per_master,
         sentinels,
         maxmemory_mb: maxmemory,
+        // Only the cache may drop keys; a full sessions store must refuse writes rather than silently log
+        // users out, and pub/sub stores no keys at all.
         eviction_policy: match role {
             "cache" => "allkeys-lru",
-            "sessions" => "volatile-lru",
             _ => "noeviction",
         }
         .to_owned(),

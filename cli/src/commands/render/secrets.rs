@@ -34,6 +34,37 @@ pub fn locations(env: &EnvFile) -> BTreeMap<SecretKey, PathBuf> {
         .collect()
 }
 
+/// Where the Compose copy of a secret is: `<secrets dir>/compose/<file>`.
+pub fn compose_location(env: &EnvFile, key: SecretKey) -> PathBuf {
+    env.secrets_dir.join(COMPOSE_DIR).join(key.file_name())
+}
+
+const COMPOSE_DIR: &str = "compose";
+
+/// Brings the Compose copies in line with the secrets (after `ensure`). Compose bind-mounts a file secret
+/// with the host file's owner and mode, ignoring `uid`/`gid`/`mode`, so the `0600` originals would be
+/// unreadable to images running as a non-root user (Kafka, Grafana, the exporters). The copies are mode
+/// `0444`: readable in any container, while the `0700` secrets directory keeps other host users from
+/// reaching them. Swarm needs no copies: it applies the per-service owner and mode of `stack.yml`.
+pub fn refresh_compose_copies(env: &EnvFile) -> anyhow::Result<()> {
+    let dir = env.secrets_dir.join(COMPOSE_DIR);
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    for (key, path) in locations(env) {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let copy = compose_location(env, key);
+        if std::fs::read(&copy).ok().as_deref() == Some(bytes.as_slice()) {
+            continue;
+        }
+        write_file(&copy, &bytes, 0o444)?;
+    }
+    Ok(())
+}
+
 /// Checks the operator's certificate files before anything is written.
 pub fn check_tls_files(env: &EnvFile) -> Result<(), UserError> {
     let TlsSource::Files {
@@ -186,12 +217,16 @@ fn self_signed(env: &EnvFile) -> anyhow::Result<(String, String)> {
 
 /// Writes a new secret file with mode 0600 (through a temporary name, so a crash leaves no half file).
 fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_file(path, bytes, 0o600)
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
     let temporary = path.with_extension("partial");
     let _ = std::fs::remove_file(&temporary);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .open(&temporary)
         .with_context(|| format!("creating {}", temporary.display()))?;
     file.write_all(bytes)
