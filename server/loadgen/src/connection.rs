@@ -146,14 +146,31 @@ struct Incoming<'a> {
     op: Cow<'a, str>,
     #[serde(borrow, default)]
     id: Option<Cow<'a, str>>,
+    /// A `message` frame's message, or an `error` frame's text.
     #[serde(borrow, default)]
-    message: Option<IncomingMessage<'a>>,
+    message: Option<MessageField<'a>>,
     #[serde(default)]
     seq: Option<i64>,
     #[serde(default)]
     duplicate: Option<bool>,
     #[serde(borrow, default)]
     code: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MessageField<'a> {
+    Message(#[serde(borrow)] IncomingMessage<'a>),
+    Text(#[allow(dead_code)] serde::de::IgnoredAny),
+}
+
+impl<'a> MessageField<'a> {
+    fn as_message(&self) -> Option<&IncomingMessage<'a>> {
+        match self {
+            Self::Message(message) => Some(message),
+            Self::Text(_) => None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -329,7 +346,7 @@ async fn session(
                         }
                     }
                     "ack" => on_ack(&frame, in_flight, shared),
-                    "message" => on_message(frame.message.as_ref(), cursors, shared),
+                    "message" => on_message(frame.message.as_ref().and_then(MessageField::as_message), cursors, shared),
                     "error" => {
                         let code = frame.code.as_deref().unwrap_or("unknown");
                         shared.count_error(code);
@@ -543,6 +560,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reads_an_error_frame_with_its_text() {
+        let text = r#"{"op":"error","id":"s7","code":"unavailable","message":"storage unavailable","details":{}}"#;
+        let frame: Incoming = serde_json::from_str(text).unwrap();
+        assert_eq!(frame.code.as_deref(), Some("unavailable"));
+        assert!(frame.message.unwrap().as_message().is_none());
+    }
+
+    #[test]
     fn stamps_round_trip() {
         assert_eq!(parse_stamp("lg 12 345678 9"), Some((12, 345_678, 9)));
         assert_eq!(parse_stamp("hello"), None);
@@ -554,7 +579,8 @@ mod tests {
         let text = r#"{"op":"message","message":{"id":"m","conversation_id":"c1","seq":4,"sender_id":"a","client_msg_id":"lg-1","body":{"type":"text","text":"lg 0 10 1"},"parent_id":null,"reply_count":0,"mentions":[],"reactions":{},"created_at_ms":1,"edited_at_ms":null,"deleted":false}}"#;
         let frame: Incoming = serde_json::from_str(text).unwrap();
         assert_eq!(frame.op, "message");
-        let message = frame.message.unwrap();
+        let field = frame.message.unwrap();
+        let message = field.as_message().unwrap();
         assert_eq!((message.conversation_id.as_ref(), message.seq), ("c1", 4));
         assert_eq!(message.body.text.as_deref(), Some("lg 0 10 1"));
     }

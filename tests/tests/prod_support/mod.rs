@@ -163,7 +163,7 @@ replica_name = "{name}"
 [production.mysql]
 url = "{mysql}"
 password_file = "{mysql_password}"
-max_connections = 16
+max_connections = 32
 
 [production.kafka]
 brokers = "{kafka}"
@@ -203,6 +203,42 @@ poll_ms = 100
             mongodb = FERRETDB.address(),
         );
         let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, text).expect("config file");
+        path
+    }
+
+    /// The config file of an embedded-mode server (SQLite, in-process bus) with the same keys, admin token and
+    /// limits as the production replicas, for side-by-side measurements.
+    pub fn embedded_config(&self, port: u16) -> PathBuf {
+        let dir = self.dir.path();
+        let text = format!(
+            r#"version = 1
+roles = ["api", "gateway"]
+listen = "127.0.0.1:{port}"
+
+[storage]
+path = "{storage}"
+
+[auth]
+keys_dir = "{keys}"
+admin_token_file = "{admin}"
+
+[limits]
+messages_per_sec = 1000
+message_burst = 2000
+
+[gateway]
+drain_ms = 1000
+
+[log]
+format = "text"
+filter = "warn,ccserver=info"
+"#,
+            storage = dir.join("embedded.db").display(),
+            keys = dir.join("keys").display(),
+            admin = dir.join("admin_token").display(),
+        );
+        let path = dir.join("embedded.toml");
         std::fs::write(&path, text).expect("config file");
         path
     }
@@ -259,6 +295,32 @@ impl Replica {
         env: &[(&str, &str)],
     ) -> Self {
         Self::spawn_on(free_port(), binary, deployment, name, roles, env)
+    }
+
+    /// A server with a config file written by the caller, listening on `port`.
+    pub fn spawn_with_config(
+        binary: &Path,
+        deployment: &Deployment,
+        name: &str,
+        config: &Path,
+        port: u16,
+    ) -> Self {
+        let log = deployment.dir.path().join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(binary)
+            .arg("--config")
+            .arg(config)
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("spawning ccserver");
+        Self {
+            name: name.into(),
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            child,
+            log,
+        }
     }
 
     /// On a given port: a replacement takes the place of a dead replica behind the balancer.
