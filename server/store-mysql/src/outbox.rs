@@ -136,34 +136,46 @@ impl MysqlStore {
     }
 
     /// Takes or renews the named lease for `owner`; true when `owner` holds it until `now + lease`.
+    ///
+    /// Single statements in autocommit, no `SELECT … FOR UPDATE`: every replica that does not lead asks at
+    /// each poll, and a read-then-write transaction per ask deadlocked them against each other (two
+    /// `INSERT IGNORE` shared locks both waiting to upgrade).
     pub async fn claim_lease(&self, name: &str, owner: &str, lease: Duration) -> StoreResult<bool> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
         self.retrying(true, || async {
             let now = now_ms();
-            let mut tx = self.pool.begin().await?;
-            sqlx::query("INSERT IGNORE INTO leases (name, owner, until_ms) VALUES (?, '', 0)")
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
-            let row = sqlx::query("SELECT owner, until_ms FROM leases WHERE name = ? FOR UPDATE")
-                .bind(name)
-                .fetch_one(&mut *tx)
-                .await?;
-            let (holder, until) = (
-                crate::rows::get_text(&row, "owner")?,
-                row.try_get::<i64, _>("until_ms")?,
-            );
-            let ours = holder == owner || until < now;
-            if ours {
-                sqlx::query("UPDATE leases SET owner = ?, until_ms = ? WHERE name = ?")
+            let renewed = sqlx::query(
+                "UPDATE leases SET owner = ?, until_ms = ? WHERE name = ? AND (owner = ? OR until_ms < ?)",
+            )
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(name)
+            .bind(owner)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            if renewed.rows_affected() == 1 {
+                return Ok(true);
+            }
+            // No row yet (first start), or another owner holds it: only the first case inserts.
+            let created =
+                sqlx::query("INSERT IGNORE INTO leases (name, owner, until_ms) VALUES (?, ?, ?)")
+                    .bind(name)
                     .bind(owner)
                     .bind(now + lease_ms)
-                    .bind(name)
-                    .execute(&mut *tx)
+                    .execute(&self.pool)
                     .await?;
+            if created.rows_affected() == 1 {
+                return Ok(true);
             }
-            tx.commit().await?;
-            Ok(ours)
+            // Renewed within the same millisecond (no row changed) still counts as held by us.
+            let holder: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT owner FROM leases WHERE name = ? AND until_ms >= ?")
+                    .bind(name)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            Ok(holder.is_some_and(|holder| holder == owner.as_bytes()))
         })
         .await
         .map_err(map)
