@@ -12,6 +12,7 @@ pub mod env;
 pub mod gateway;
 pub mod healthcheck;
 pub mod metrics;
+pub mod migrate;
 pub mod server;
 pub mod state;
 pub mod web;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: ccserver [--config <file.toml>]   (or set {})\n       ccserver healthcheck <url>   (exit 0 when the URL answers 2xx)",
+        "usage: ccserver [--config <file.toml>]   (or set {})\n       ccserver healthcheck <url>   (exit 0 when the URL answers 2xx)\n       ccserver migrate --config <file.toml> --root-password-file <file> [--topics <json>] [--smoke]",
         env::CONFIG
     );
     ExitCode::from(1)
@@ -19,6 +19,9 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1).peekable();
     if args.peek().map(String::as_str) == Some("healthcheck") {
         return healthcheck(args.nth(1));
+    }
+    if args.peek().map(String::as_str) == Some("migrate") {
+        return migrate(args.skip(1));
     }
     let mut config_path = std::env::var_os(env::CONFIG).map(PathBuf::from);
     while let Some(arg) = args.next() {
@@ -41,6 +44,31 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("ccserver: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `ccserver migrate`: the one-shot bootstrap/migration task `ccctl deploy` runs in the swarm.
+fn migrate(args: impl Iterator<Item = String>) -> ExitCode {
+    let args = match ccserver::migrate::MigrateArgs::parse(args) {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("ccserver migrate: {error}");
+            return usage();
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ccserver migrate: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(ccserver::migrate::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ccserver migrate: {error:#}");
             ExitCode::from(1)
         }
     }

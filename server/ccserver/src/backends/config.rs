@@ -76,6 +76,9 @@ pub struct RawKafka {
     pub delivery_timeout_ms: u64,
     pub sasl_username: Option<String>,
     pub sasl_password_file: Option<PathBuf>,
+    /// Other librdkafka client properties, e.g. `"security.protocol" = "SASL_PLAINTEXT"` and
+    /// `"sasl.mechanism" = "PLAIN"` for a cluster without TLS and SCRAM.
+    pub extra: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for RawKafka {
@@ -88,6 +91,7 @@ impl Default for RawKafka {
             delivery_timeout_ms: 30_000,
             sasl_username: None,
             sasl_password_file: None,
+            extra: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -374,6 +378,7 @@ impl RawProduction {
         kafka.partitions = k.partitions;
         kafka.replication = k.replication;
         kafka.delivery_timeout = Duration::from_millis(k.delivery_timeout_ms);
+        kafka.extra.clone_from(&k.extra);
         match (&k.sasl_username, &k.sasl_password_file) {
             (Some(user), Some(file)) => {
                 kafka.sasl = problems
