@@ -39,7 +39,7 @@ fn write_render(directory: &Path, stack: &str, manifest: &str) {
     std::fs::write(
         directory.join("stack.yml"),
         format!(
-            "version: \"3.8\"\nservices:\n  app:\n    image: ccserver:0.1.0\n    command: [\"infinity\"]\n    \
+            "version: \"3.8\"\nservices:\n  app:\n    image: ccserver:0.1.0\n    command: [\"ccserver\", \"infinity\"]\n    \
              secrets: [token]\n  cache:\n    image: redis:7.4\n    command: [\"sleep\", \"infinity\"]\n\
              secrets:\n  token:\n    name: {stack}_token_1\n    file: ./secrets/token\n"
         ),
@@ -109,6 +109,7 @@ fn plant_lock(lease_until_ms: i64) -> LockRecord {
         started_at_ms: now - LEASE_MS,
         lease_until_ms: now + lease_until_ms,
         message: "deploy release other".into(),
+        pid: None,
     };
     std::fs::create_dir_all("/var/lib/ccplatform").expect("state dir");
     std::fs::write(LOCK_PATH, format!("{}\n", record.to_line())).expect("plant lock");

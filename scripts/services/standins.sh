@@ -244,14 +244,16 @@ rootfs_mongo() {
 		    case "$1" in --config) config="$2"; shift ;; esac
 		    shift
 		done
-		port=27017 db=/data/db
+		port=27017 db=/data/db replica_set=
 		if [ -n "$config" ]; then
 		    port="$(sed -n 's/^ *port: *\([0-9]*\).*/\1/p' "$config" | head -n 1)"
 		    db="$(sed -n 's/^ *dbPath: *\([^ ]*\).*/\1/p' "$config" | head -n 1)"
+		    replica_set="$(sed -n 's/^ *replSetName: *"\{0,1\}\([^" ]*\)"\{0,1\}.*/\1/p' "$config" | head -n 1)"
 		fi
 		mkdir -p "${db:-/data/db}/state"
+		# Drivers given `replicaSet=` accept only a server that names that set in its `hello`.
 		exec ferretdb --handler=sqlite --sqlite-url="file:${db:-/data/db}/" --listen-addr="0.0.0.0:${port:-27017}" \
-		    --state-dir="${db:-/data/db}/state" --telemetry=disable --log-level=warn
+		    --state-dir="${db:-/data/db}/state" --repl-set-name="$replica_set" --telemetry=disable --log-level=warn
 	SH
     # `mongosh --eval 'ping'` of the health check: the server accepts connections.
     printf '#!/bin/sh\nexec /usr/local/bin/nc -z 127.0.0.1 27017\n' > "$rootfs/usr/local/bin/mongosh"

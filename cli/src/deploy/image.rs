@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-/// Where the binary lives inside the image (and the image's entrypoint).
+/// Where the binary lives inside the image: on its `PATH`, so the stack's `command: ["ccserver", …]` and
+/// health checks `["CMD", "ccserver", "healthcheck", …]` find it.
 pub const BINARY_PATH: &str = "/usr/local/bin/ccserver";
 /// The image's repository name; the tag is content-derived.
 pub const REPOSITORY: &str = "ccserver";
 /// Part of the tag's hash; bump when the tarball's layout or modes change.
-const LAYOUT_VERSION: &[u8] = b"ccserver-image-2\0";
+const LAYOUT_VERSION: &[u8] = b"ccserver-image-3\0";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -180,10 +181,13 @@ pub fn assemble(binary: &Path, dry_run: bool) -> Result<String, ImageError> {
     let tarball = scratch.path().join("ccserver.tar");
     write_tarball(&files, &tarball)?;
     let output = std::process::Command::new("docker")
+        // No ENTRYPOINT: a command naming the program (`ccserver migrate …`) runs as given.
         .args([
             "import",
             "--change",
-            &format!("ENTRYPOINT [\"{BINARY_PATH}\"]"),
+            "ENV PATH=/usr/local/bin:/usr/bin:/bin",
+            "--change",
+            "CMD [\"ccserver\"]",
         ])
         .arg(&tarball)
         .arg(&tag)

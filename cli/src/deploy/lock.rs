@@ -1,7 +1,7 @@
 //! The deploy lock, pure: one deploy at a time per environment, recorded in a file on the first manager
 //! with its owner and a lease. A run renews its lease while it works; a run killed mid-deploy stops
 //! renewing, so the next run takes the lock over once the lease has expired instead of being wedged
-//! forever. Creating the file is atomic (`set -C`: O_EXCL), and takeover and release are
+//! forever; a run killed on this very machine (its process is gone) is taken over at once. Creating the file is atomic (`set -C`: O_EXCL), and takeover and release are
 //! compare-and-swap on the file's content, so two runs never both believe they hold it.
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,9 @@ pub struct LockRecord {
     pub lease_until_ms: i64,
     /// What the run is doing, e.g. `deploy release 3f2a…`.
     pub message: String,
+    /// The `ccctl` process on the owner's machine: a later run there can tell a dead holder at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 impl LockRecord {
@@ -37,6 +40,7 @@ impl LockRecord {
             started_at_ms: now_ms,
             lease_until_ms: now_ms + LEASE_MS,
             message: message.to_owned(),
+            pid: Some(std::process::id()),
         }
     }
 
@@ -83,11 +87,24 @@ pub enum Decision {
     Refuse { holder: LockRecord },
     /// Its holder stopped renewing (killed, lost its connection): replace it and say whose it was.
     TakeOver { expired: LockRecord },
+    /// Its holder ran on this machine and its process is gone (killed): replace it without waiting
+    /// for the lease.
+    HolderDead { dead: LockRecord },
     /// The operator forced it (`--force-unlock`): replace whatever is there.
     Force { previous: String },
 }
 
-pub fn decide(found: &Found, now_ms: i64, force: bool) -> Decision {
+/// Whether `record` was taken by a `ccctl` process of this machine (`owner` = this operator) that no
+/// longer runs; `running(pid)` says whether that pid is a live `ccctl`.
+pub fn holder_is_dead_here(
+    record: &LockRecord,
+    operator: &str,
+    running: impl Fn(u32) -> bool,
+) -> bool {
+    record.owner == operator && record.pid.is_some_and(|pid| !running(pid))
+}
+
+pub fn decide(found: &Found, now_ms: i64, force: bool, holder_dead: bool) -> Decision {
     match found {
         Found::Absent => Decision::Create,
         Found::Held(record) if force => Decision::Force {
@@ -99,6 +116,9 @@ pub fn decide(found: &Found, now_ms: i64, force: bool) -> Decision {
         Found::Held(record) if record.lease_until_ms <= now_ms => Decision::TakeOver {
             expired: record.clone(),
         },
+        Found::Held(record) if holder_dead => Decision::HolderDead {
+            dead: record.clone(),
+        },
         Found::Held(record) => Decision::Refuse {
             holder: record.clone(),
         },
@@ -109,6 +129,7 @@ pub fn decide(found: &Found, now_ms: i64, force: bool) -> Decision {
                 started_at_ms: 0,
                 lease_until_ms: i64::MAX,
                 message: format!("unreadable lock file: {text}"),
+                pid: None,
             },
         },
     }
@@ -158,6 +179,7 @@ mod tests {
             started_at_ms: NOW - 1000,
             lease_until_ms,
             message: "deploy release abc".into(),
+            pid: Some(42),
         }
     }
 
@@ -165,33 +187,53 @@ mod tests {
     fn decision_table() {
         let live = record(NOW + 1);
         let expired = record(NOW);
-        assert_eq!(decide(&Found::Absent, NOW, false), Decision::Create);
-        assert_eq!(decide(&Found::Absent, NOW, true), Decision::Create);
+        assert_eq!(decide(&Found::Absent, NOW, false, false), Decision::Create);
+        assert_eq!(decide(&Found::Absent, NOW, true, false), Decision::Create);
         assert_eq!(
-            decide(&Found::Held(live.clone()), NOW, false),
+            decide(&Found::Held(live.clone()), NOW, false, false),
             Decision::Refuse {
                 holder: live.clone()
             }
         );
         assert_eq!(
-            decide(&Found::Held(expired.clone()), NOW, false),
+            decide(&Found::Held(expired.clone()), NOW, false, false),
             Decision::TakeOver { expired }
         );
         assert_eq!(
-            decide(&Found::Held(live.clone()), NOW, true),
+            decide(&Found::Held(live.clone()), NOW, true, false),
             Decision::Force {
                 previous: live.to_line()
             }
         );
         assert!(matches!(
-            decide(&Found::Unreadable("garbage".into()), NOW, false),
+            decide(&Found::Unreadable("garbage".into()), NOW, false, true),
             Decision::Refuse { .. }
         ));
         assert_eq!(
-            decide(&Found::Unreadable("garbage".into()), NOW, true),
+            decide(&Found::Unreadable("garbage".into()), NOW, true, false),
             Decision::Force {
                 previous: "garbage".into()
             }
+        );
+    }
+
+    #[test]
+    fn a_dead_holder_on_this_machine_is_taken_over_before_its_lease_ends() {
+        let live = record(NOW + LEASE_MS);
+        assert!(holder_is_dead_here(&live, "ops@laptop", |_| false));
+        assert!(!holder_is_dead_here(&live, "ops@laptop", |pid| pid == 42));
+        assert!(
+            !holder_is_dead_here(&live, "ops@desktop", |_| false),
+            "another machine's process cannot be checked from here"
+        );
+        let without_pid = LockRecord {
+            pid: None,
+            ..live.clone()
+        };
+        assert!(!holder_is_dead_here(&without_pid, "ops@laptop", |_| false));
+        assert_eq!(
+            decide(&Found::Held(live.clone()), NOW, false, true),
+            Decision::HolderDead { dead: live }
         );
     }
 

@@ -1,6 +1,7 @@
 //! The deploy step planner, pure: from what the plan wants ([`Desired`]) and what runs now
 //! ([`Observed`]), the ordered steps of a deploy, each marked as needed (with what it changes) or
-//! skipped (with why). A re-run with nothing changed plans only skips, plus the read-only smoke test:
+//! skipped (with why). A re-run with nothing changed plans only skips, plus the smoke test (which only
+//! chats in the smoke-test app):
 //! deploy can say "nothing to do" and `--dry-run` can print exactly what would change.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,9 +37,10 @@ pub struct Desired {
     pub images: BTreeMap<String, BTreeSet<DesiredImage>>,
     /// Identity of the rendered stack (plan hash, rendered files, image ids): equal means nothing to deploy.
     pub release: String,
-    pub topics: BTreeSet<String>,
-    /// Migration versions, in order.
-    pub migrations: Vec<String>,
+    /// The stack has a database and Kafka to prepare (`ccserver migrate`): done once per release.
+    pub migrate: bool,
+    /// The stack has NGINX in front of a gateway: the smoke test chats through it.
+    pub smoke: bool,
 }
 
 /// A host's place in a swarm, as `docker info` shows it.
@@ -74,8 +76,8 @@ pub struct Observed {
     pub release: Option<String>,
     /// Every service at its desired replica count with the current release.
     pub converged: bool,
-    pub topics: Option<BTreeSet<String>>,
-    pub migrations: Option<BTreeSet<String>>,
+    /// The release whose database bootstrap, topics and migrations last completed.
+    pub migrated: Option<String>,
 }
 
 /// One deploy step.
@@ -111,13 +113,11 @@ pub enum Step {
     DeployStack {
         release: String,
     },
-    WaitConverged,
-    CreateTopics {
-        topics: Vec<String>,
-    },
+    /// Database bootstrap, Kafka topics and schema migrations, as one task in the swarm.
     Migrate {
-        versions: Vec<String>,
+        release: String,
     },
+    WaitConverged,
     SmokeTest,
 }
 
@@ -341,6 +341,23 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Vec<PlannedStep>, 
         Some(current) => PlannedStep::run(stack_step, format!("replaces release {current}")),
         None => PlannedStep::run(stack_step, "no stack deployed yet"),
     });
+    // Before convergence: the app services cannot start until their database user and topics exist.
+    let migrate_step = Step::Migrate {
+        release: desired.release.clone(),
+    };
+    steps.push(if !desired.migrate {
+        PlannedStep::skip(migrate_step, "no database or Kafka in this stack")
+    } else if observed.migrated.as_deref() == Some(desired.release.as_str()) {
+        PlannedStep::skip(
+            migrate_step,
+            "database, topics and schema already prepared for this release",
+        )
+    } else {
+        PlannedStep::run(
+            migrate_step,
+            "database user, missing topics and pending migrations, exactly once",
+        )
+    });
     steps.push(if deploy || !observed.converged {
         PlannedStep::run(
             Step::WaitConverged,
@@ -357,47 +374,18 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Vec<PlannedStep>, 
         )
     });
 
-    let missing_topics: Vec<String> = match &observed.topics {
-        Some(existing) => desired.topics.difference(existing).cloned().collect(),
-        None => desired.topics.iter().cloned().collect(),
-    };
-    let topic_step = Step::CreateTopics {
-        topics: missing_topics.clone(),
-    };
-    steps.push(if missing_topics.is_empty() {
-        PlannedStep::skip(topic_step, "every topic exists")
+    steps.push(if desired.smoke {
+        PlannedStep::run(
+            Step::SmokeTest,
+            "always: connect, send and receive through NGINX",
+        )
     } else {
-        PlannedStep::run(topic_step, format!("{} missing", missing_topics.len()))
+        PlannedStep::skip(Step::SmokeTest, "no NGINX and gateway in this stack")
     });
-
-    let pending: Vec<String> = desired
-        .migrations
-        .iter()
-        .filter(|version| {
-            observed
-                .migrations
-                .as_ref()
-                .is_none_or(|applied| !applied.contains(*version))
-        })
-        .cloned()
-        .collect();
-    let migrate_step = Step::Migrate {
-        versions: pending.clone(),
-    };
-    steps.push(if pending.is_empty() {
-        PlannedStep::skip(migrate_step, "the database schema is current")
-    } else {
-        PlannedStep::run(migrate_step, format!("{} pending", pending.len()))
-    });
-
-    steps.push(PlannedStep::run(
-        Step::SmokeTest,
-        "always: connect, send and receive through NGINX",
-    ));
     Ok(steps)
 }
 
-/// Whether a plan changes anything (the smoke test only reads).
+/// Whether a plan changes anything (the smoke test changes nothing the platform serves).
 pub fn changes_anything(steps: &[PlannedStep]) -> bool {
     steps
         .iter()

@@ -36,8 +36,8 @@ fn desired() -> Desired {
             ("cc-3".into(), BTreeSet::from([ccserver, redis])),
         ]),
         release: "r2".into(),
-        topics: BTreeSet::from(["chat.messages".into(), "chat.events".into()]),
-        migrations: vec!["0001".into(), "0002".into()],
+        migrate: true,
+        smoke: true,
     }
 }
 
@@ -87,11 +87,7 @@ fn converged() -> Observed {
         ]),
         release: Some("r2".into()),
         converged: true,
-        topics: Some(BTreeSet::from([
-            "chat.messages".into(),
-            "chat.events".into(),
-        ])),
-        migrations: Some(BTreeSet::from(["0001".into(), "0002".into()])),
+        migrated: Some("r2".into()),
     }
 }
 
@@ -113,9 +109,8 @@ fn brief(steps: &[PlannedStep]) -> Vec<String> {
                 ),
                 Step::ShipImage { image, hosts } => format!("ship {image} to {hosts:?}"),
                 Step::DeployStack { release } => format!("deploy-stack {release}"),
+                Step::Migrate { release } => format!("migrate {release}"),
                 Step::WaitConverged => "wait-converged".into(),
-                Step::CreateTopics { topics } => format!("create-topics {topics:?}"),
-                Step::Migrate { versions } => format!("migrate {versions:?}"),
                 Step::SmokeTest => "smoke-test".into(),
             };
             format!("{} {what}", if planned.run { "run " } else { "skip" })
@@ -138,9 +133,8 @@ fn bare_hosts_run_every_step() {
             "run  ship ccserver:0.1.0 to [\"cc-1\", \"cc-2\", \"cc-3\"]",
             "run  ship redis:7 to [\"cc-3\"]",
             "run  deploy-stack r2",
+            "run  migrate r2",
             "run  wait-converged",
-            "run  create-topics [\"chat.events\", \"chat.messages\"]",
-            "run  migrate [\"0001\", \"0002\"]",
             "run  smoke-test",
         ]
     );
@@ -263,18 +257,35 @@ fn a_stack_that_has_not_converged_is_waited_for_without_redeploying() {
 }
 
 #[test]
-fn only_missing_topics_and_pending_migrations_run() {
+fn migrations_run_once_per_release_and_only_where_there_is_a_database() {
+    // A run killed after the stack deploy: the release runs, its migration never completed.
     let mut observed = converged();
-    observed.topics = Some(BTreeSet::from(["chat.messages".into()]));
-    observed.migrations = Some(BTreeSet::from(["0001".into()]));
-    let brief = brief(&plan(&desired(), &observed).expect("plan"));
+    observed.migrated = Some("r1".into());
+    let brief_text = brief(&plan(&desired(), &observed).expect("plan"));
     assert!(
-        brief.contains(&"run  create-topics [\"chat.events\"]".to_owned()),
-        "{brief:?}"
+        brief_text.contains(&"run  migrate r2".to_owned()),
+        "{brief_text:?}"
     );
     assert!(
-        brief.contains(&"run  migrate [\"0002\"]".to_owned()),
-        "{brief:?}"
+        brief_text.contains(&"skip deploy-stack r2".to_owned()),
+        "{brief_text:?}"
+    );
+    observed.migrated = None;
+    assert!(
+        brief(&plan(&desired(), &observed).expect("plan")).contains(&"run  migrate r2".to_owned())
+    );
+    let mut without = desired();
+    without.migrate = false;
+    without.smoke = false;
+    let steps = plan(&without, &Observed::default()).expect("plan");
+    let brief_text = brief(&steps);
+    assert!(
+        brief_text.contains(&"skip migrate r2".to_owned()),
+        "{brief_text:?}"
+    );
+    assert!(
+        brief_text.contains(&"skip smoke-test".to_owned()),
+        "{brief_text:?}"
     );
 }
 

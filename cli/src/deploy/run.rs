@@ -35,6 +35,16 @@ pub fn parse_overrides(values: &[String]) -> Result<BTreeMap<String, String>, Ru
         .collect()
 }
 
+/// The `NAME=REFERENCE` lines of an override file (`--image-override @FILE`), without blank lines and
+/// `#` comments.
+pub fn override_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The repository's last path component: `registry:5000/library/redis:7.4@sha256:…` → `redis`.
 pub fn image_name(reference: &str) -> &str {
     let without_digest = reference.split('@').next().unwrap_or(reference);
@@ -73,6 +83,46 @@ pub fn rewrite_images(
     let text =
         serde_yaml_ng::to_string(&document).map_err(|error| RunError::Stack(error.to_string()))?;
     Ok((text, images))
+}
+
+/// Where files the stack names outside the render directory (`../secrets/…`: the secrets directory sits
+/// next to it) travel in the upload.
+pub const OUTSIDE_DIRECTORY: &str = ".outside";
+
+/// The stack with every `secrets`/`configs` file outside the render directory (a `../` or absolute
+/// path) pointed at `./.outside/<kind>/<key>`, and the (original path, new relative path) pairs to
+/// upload with it.
+pub fn relocate_outside_files(
+    stack_yaml: &str,
+) -> Result<(String, Vec<(String, String)>), RunError> {
+    let mut document: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(stack_yaml).map_err(|error| RunError::Stack(error.to_string()))?;
+    let mut moved = Vec::new();
+    for kind in ["secrets", "configs"] {
+        let Some(objects) = document
+            .get_mut(kind)
+            .and_then(serde_yaml_ng::Value::as_mapping_mut)
+        else {
+            continue;
+        };
+        for (key, object) in objects.iter_mut() {
+            let Some(file) = object.get_mut("file") else {
+                continue;
+            };
+            let original = file.as_str().unwrap_or_default().to_owned();
+            if original.starts_with("../") || original.starts_with('/') {
+                let relocated = format!(
+                    "{OUTSIDE_DIRECTORY}/{kind}/{}",
+                    key.as_str().unwrap_or("unnamed")
+                );
+                *file = serde_yaml_ng::Value::String(format!("./{relocated}"));
+                moved.push((original, relocated));
+            }
+        }
+    }
+    let text =
+        serde_yaml_ng::to_string(&document).map_err(|error| RunError::Stack(error.to_string()))?;
+    Ok((text, moved))
 }
 
 /// The release: what the render wrote (its MANIFEST hashes every file), the stack as deployed, and
@@ -196,11 +246,10 @@ pub fn describe(step: &Step) -> String {
             }
         }
         Step::DeployStack { release } => format!("deploy stack release {release}"),
+        Step::Migrate { release } => {
+            format!("prepare database, topics and schema for release {release}")
+        }
         Step::WaitConverged => "wait for convergence".to_owned(),
-        Step::CreateTopics { topics } if topics.is_empty() => "create topics".to_owned(),
-        Step::CreateTopics { topics } => format!("create topics {}", topics.join(", ")),
-        Step::Migrate { versions } if versions.is_empty() => "migrate".to_owned(),
-        Step::Migrate { versions } => format!("migrate {}", versions.join(", ")),
         Step::SmokeTest => "smoke test".to_owned(),
     }
 }
@@ -220,6 +269,16 @@ mod tests {
             Err(RunError::Override("redis".into()))
         );
         assert!(parse_overrides(&["=x".into()]).is_err());
+    }
+
+    #[test]
+    fn override_files() {
+        assert_eq!(
+            override_lines(
+                "# stand-ins\nredis=cc-standin-redis:1\n\n  nginx=cc-standin-nginx:2  \n"
+            ),
+            vec!["redis=cc-standin-redis:1", "nginx=cc-standin-nginx:2"]
+        );
     }
 
     #[test]
@@ -247,6 +306,22 @@ mod tests {
             vec!["cc-smoke:local", "ccserver:0.1.0"]
         );
         assert!(rewrite_images("services:\n  a: {}\n", &overrides).is_err());
+    }
+
+    #[test]
+    fn files_outside_the_render_are_relocated_into_the_upload() {
+        let stack = "services: {}\nsecrets:\n  jwt:\n    name: cc_jwt_1\n    file: \"../secrets/jwt\"\n  local:\n    name: l\n    file: ./secrets/x\nconfigs:\n  c:\n    name: c1\n    file: \"./nginx/nginx.conf\"\n";
+        let (text, moved) = relocate_outside_files(stack).expect("relocated");
+        assert_eq!(
+            moved,
+            vec![(
+                "../secrets/jwt".to_owned(),
+                ".outside/secrets/jwt".to_owned()
+            )]
+        );
+        assert!(text.contains("file: ./.outside/secrets/jwt"), "{text}");
+        assert!(text.contains("file: ./secrets/x"), "{text}");
+        assert!(text.contains("file: ./nginx/nginx.conf"), "{text}");
     }
 
     #[test]

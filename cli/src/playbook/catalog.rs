@@ -6,6 +6,10 @@ use crate::playbook::model::{self, Playbook, PlaybookError};
 /// (file stem, YAML text) of every embedded playbook.
 pub(crate) const EMBEDDED: &[(&str, &str)] = &[
     ("docker", include_str!("../../../playbooks/docker.yaml")),
+    (
+        "docker-nofile",
+        include_str!("../../../playbooks/docker-nofile.yaml"),
+    ),
     ("swap", include_str!("../../../playbooks/swap.yaml")),
     ("sysctl", include_str!("../../../playbooks/sysctl.yaml")),
     (

@@ -101,6 +101,49 @@ pub(crate) fn evaluate_sysctl(id: &str, need: &SysctlNeed, output: &CommandOutpu
 }
 
 /// `/proc/swaps` has a header line and one line per active swap area.
+/// `<daemon>=<hard nofile>` for each of dockerd and containerd that runs.
+pub(crate) const DAEMON_NOFILE_COMMAND: &str = "for daemon in dockerd containerd; do \
+pid=$(pidof -s \"$daemon\") && awk -v d=\"$daemon\" '/^Max open files/ {print d \"=\" $5}' /proc/$pid/limits; \
+done; true";
+
+pub(crate) fn evaluate_daemon_nofile(id: &str, needed: u64, output: &CommandOutput) -> Outcome {
+    if !output.success() {
+        return unreadable(id, output);
+    }
+    let limits = super::key_values(&output.stdout);
+    if limits.is_empty() {
+        return Outcome::new(
+            id,
+            Status::Warn,
+            "no Docker daemon runs yet: checked after install",
+        );
+    }
+    let low: Vec<String> = limits
+        .iter()
+        .filter(|(_, value)| {
+            **value != "unlimited" && value.parse::<u64>().map_or(true, |limit| limit < needed)
+        })
+        .map(|(daemon, value)| format!("{daemon} {value}"))
+        .collect();
+    if low.is_empty() {
+        Outcome::new(
+            id,
+            Status::Pass,
+            format!("dockerd and containerd allow {needed} open files per container"),
+        )
+    } else {
+        Outcome::new(
+            id,
+            Status::Fail,
+            format!(
+                "{} below the {needed} open files a container asks for: its tasks fail with `error setting rlimits`",
+                low.join(", ")
+            ),
+        )
+        .fixable("docker-nofile", &[("nofile", &needed.to_string())])
+    }
+}
+
 pub(crate) const SWAP_COMMAND: &str = "cat /proc/swaps";
 
 pub(crate) fn evaluate_swap(id: &str, output: &CommandOutput) -> Outcome {
@@ -250,6 +293,41 @@ mod tests {
             Status::Fail
         );
         assert!(evaluate_sysctl("id", &at_least, &ok("abc")).fix.is_none());
+    }
+
+    #[test]
+    fn daemon_nofile_table() {
+        let enough = evaluate_daemon_nofile(
+            "docker:nofile",
+            500_000,
+            &ok("dockerd=1048576\ncontainerd=1048576\n"),
+        );
+        assert_eq!(enough.status, Status::Pass);
+        let low = evaluate_daemon_nofile(
+            "docker:nofile",
+            500_000,
+            &ok("dockerd=20000\ncontainerd=1048576\n"),
+        );
+        assert_eq!(low.status, Status::Fail);
+        assert!(
+            low.message.starts_with("dockerd 20000 below"),
+            "{}",
+            low.message
+        );
+        assert_eq!(
+            low.fix
+                .as_ref()
+                .map(|fix| (fix.playbook.as_str(), fix.params["nofile"].as_str())),
+            Some(("docker-nofile", "500000"))
+        );
+        assert_eq!(
+            evaluate_daemon_nofile("docker:nofile", 10, &ok("dockerd=unlimited\n")).status,
+            Status::Pass
+        );
+        assert_eq!(
+            evaluate_daemon_nofile("docker:nofile", 10, &ok("")).status,
+            Status::Warn
+        );
     }
 
     #[test]

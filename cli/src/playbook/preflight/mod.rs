@@ -118,8 +118,13 @@ pub enum Probe {
     Memory(system::Capacity),
     Disk(system::Capacity),
     Clock,
-    Docker { repository: String },
+    Docker {
+        repository: String,
+    },
     Sysctl(kernel::SysctlNeed),
+    /// The Docker daemon's and containerd's own open-files limit, at least this (containers inherit it
+    /// as the ceiling of their `ulimits`).
+    DaemonNofile(u64),
     Swap,
     TransparentHugePages,
     Ports(Vec<network::PortNeed>),
@@ -138,6 +143,7 @@ impl Probe {
             Self::Clock => "clock".into(),
             Self::Docker { .. } => "docker".into(),
             Self::Sysctl(need) => format!("sysctl:{}", need.key),
+            Self::DaemonNofile(_) => "docker:nofile".into(),
             Self::Swap => "swap".into(),
             Self::TransparentHugePages => "transparent-hugepages".into(),
             Self::Ports(_) => "ports".into(),
@@ -156,6 +162,7 @@ impl Probe {
             Self::Clock => system::CLOCK_COMMAND.to_owned(),
             Self::Docker { .. } => system::DOCKER_COMMAND.to_owned(),
             Self::Sysctl(need) => kernel::sysctl_command(&need.key),
+            Self::DaemonNofile(_) => kernel::DAEMON_NOFILE_COMMAND.to_owned(),
             Self::Swap => kernel::SWAP_COMMAND.to_owned(),
             Self::TransparentHugePages => kernel::THP_COMMAND.to_owned(),
             Self::Ports(_) => network::PORTS_COMMAND.to_owned(),
@@ -175,6 +182,7 @@ impl Probe {
             Self::Clock => system::evaluate_clock(&id, output, observation),
             Self::Docker { repository } => system::evaluate_docker(&id, repository, output),
             Self::Sysctl(need) => kernel::evaluate_sysctl(&id, need, output),
+            Self::DaemonNofile(needed) => kernel::evaluate_daemon_nofile(&id, *needed, output),
             Self::Swap => kernel::evaluate_swap(&id, output),
             Self::TransparentHugePages => kernel::evaluate_thp(&id, output),
             Self::Ports(needs) => network::evaluate_ports(&id, needs, output),

@@ -38,9 +38,15 @@ pub struct HostRequirements {
     /// Client connections the host's tasks hold at the peak.
     pub connections: u64,
     pub sysctls: Vec<SysctlNeed>,
+    /// The largest `nofile` hard limit a container here asks for: the Docker daemon and containerd must
+    /// hold at least that much themselves, or the container fails to start (`error setting rlimits`).
+    pub container_nofile: Option<u64>,
     pub ports: Vec<PortNeed>,
     pub peers: Vec<Peer>,
 }
+
+/// The `nofile` limit the rendered data stores (Kafka, Redis, MongoDB, TiKV) ask for.
+pub const DATA_STORE_NOFILE: u64 = 1_048_576;
 
 /// Whether a placed task is a data store.
 pub fn is_data_service(service: &str) -> bool {
@@ -238,6 +244,11 @@ pub fn for_host(plan: &Plan, host: &HostPlan, peers: &[PeerAddress]) -> HostRequ
         },
         connections,
         sysctls: needs,
+        container_nofile: nofile
+            .map(|(hard, _)| hard)
+            .into_iter()
+            .chain(data_host.then_some(DATA_STORE_NOFILE))
+            .max(),
         ports,
         peers: peers.iter().map(peer_for).collect(),
     }
@@ -265,6 +276,9 @@ pub fn probes(requirements: &HostRequirements, docker_repository: &str) -> Vec<P
         Probe::Ports(requirements.ports.clone()),
     ];
     probes.extend(requirements.sysctls.iter().cloned().map(Probe::Sysctl));
+    if let Some(nofile) = requirements.container_nofile {
+        probes.push(Probe::DaemonNofile(nofile));
+    }
     if requirements.data_host {
         probes.push(Probe::Swap);
         probes.push(Probe::TransparentHugePages);
