@@ -137,10 +137,15 @@ rootfs_nginx() {
 rootfs_tidb() {
     local rootfs="$1" seed
     copy_with_libs "$rootfs" /usr/sbin/mariadbd /usr/bin/mariadb-admin
-    mkdir -p "$rootfs/usr/share/mariadb"
-    cp -r /usr/share/mariadb/charsets "$rootfs/usr/share/mariadb/"
-    find /usr/share/mariadb -maxdepth 2 -name errmsg.sys -path '*english*' \
-        -exec cp --parents {} "$rootfs" \;
+    # Character sets and English messages, from wherever this MariaDB keeps them (Debian: /usr/share/mysql).
+    local share
+    for share in /usr/share/mariadb /usr/share/mysql; do
+        [[ -d "$share/charsets" ]] && break
+    done
+    [[ -d "$share/charsets" ]] || die "MariaDB's charsets directory not found (mariadb-server-core installed?)"
+    mkdir -p "$rootfs/usr/share/mariadb/english"
+    cp -r "$share/charsets" "$rootfs/usr/share/mariadb/"
+    cp "$share/english/errmsg.sys" "$rootfs/usr/share/mariadb/english/"
     # The system tables, made here once (mariadb-install-db is a script with many tools behind it).
     seed="$(mktemp -d)"
     mariadb-install-db --no-defaults --user=root --datadir="$seed/data" --auth-root-authentication-method=normal \

@@ -65,6 +65,9 @@ pub fn rewrite_images(
         .and_then(serde_yaml_ng::Value::as_mapping_mut)
         .ok_or_else(|| RunError::Stack("no `services` mapping".into()))?;
     let mut images = BTreeSet::new();
+    for (_, service) in services.iter_mut() {
+        normalise_modes(service);
+    }
     for (name, service) in services.iter_mut() {
         let image = service.get_mut("image").ok_or_else(|| {
             RunError::Stack(format!(
@@ -123,6 +126,31 @@ pub fn relocate_outside_files(
     let text =
         serde_yaml_ng::to_string(&document).map_err(|error| RunError::Stack(error.to_string()))?;
     Ok((text, moved))
+}
+
+/// File modes of secret and config mounts written the YAML 1.1 way (`mode: 0400`, octal) come out of a
+/// YAML 1.2 parser as the string "0400", which Docker refuses: written back as the number they mean.
+fn normalise_modes(service: &mut serde_yaml_ng::Value) {
+    for kind in ["secrets", "configs"] {
+        let Some(mounts) = service
+            .get_mut(kind)
+            .and_then(serde_yaml_ng::Value::as_sequence_mut)
+        else {
+            continue;
+        };
+        for mount in mounts {
+            let Some(mode) = mount.get_mut("mode") else {
+                continue;
+            };
+            if let Some(octal) = mode
+                .as_str()
+                .filter(|text| text.len() > 1 && text.starts_with('0'))
+                .and_then(|text| u32::from_str_radix(text, 8).ok())
+            {
+                *mode = serde_yaml_ng::Value::Number(octal.into());
+            }
+        }
+    }
 }
 
 /// The release: what the render wrote (its MANIFEST hashes every file), the stack as deployed, and
@@ -269,6 +297,13 @@ mod tests {
             Err(RunError::Override("redis".into()))
         );
         assert!(parse_overrides(&["=x".into()]).is_err());
+    }
+
+    #[test]
+    fn octal_modes_stay_numbers() {
+        let stack = "services:\n  app:\n    image: a\n    secrets:\n      - source: k\n        mode: 0400\n";
+        let (text, _) = rewrite_images(stack, &BTreeMap::new()).expect("rewritten");
+        assert!(text.contains("mode: 256"), "{text}");
     }
 
     #[test]
