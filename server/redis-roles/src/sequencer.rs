@@ -63,7 +63,7 @@ const MAX_LANES: usize = 200_000;
 pub(crate) const START_WINDOW_MS: i64 = 10_000;
 /// A hole the store answered for but could not fill for this long is released past (the clients see the gap
 /// and resume). It cannot happen while `seq`s commit in order; this only bounds what a bug would hold.
-const GIVE_UP: Duration = Duration::from_secs(30);
+const GIVE_UP: Duration = Duration::from_secs(60);
 /// At most this many earlier messages are looked at when a lane starts.
 const START_LOOKBACK: u32 = 200;
 
@@ -216,13 +216,19 @@ impl Sequencer {
             let stalled = lane
                 .stalled_since
                 .is_some_and(|since| now - since >= GIVE_UP);
+            let before = lane.next;
             let ready = Self::release(lane, fetched, past_holes || stalled);
             if lane.held.is_empty() {
                 lane.retry_at = None;
                 lane.stalled_since = None;
             } else {
                 lane.retry_at = Some(now + self.hold);
-                lane.stalled_since.get_or_insert(now);
+                // Only a hole that made no progress at all counts towards giving up.
+                if lane.next > before {
+                    lane.stalled_since = Some(now);
+                } else {
+                    lane.stalled_since.get_or_insert(now);
+                }
             }
             self.deliver_all(&ready);
         }
