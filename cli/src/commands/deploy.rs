@@ -154,7 +154,7 @@ async fn deploy(settings: &Settings, printer: &Printer) -> anyhow::Result<()> {
         let session = context.connect(&SshTarget::from(*node)).await?;
         sessions.insert(node.name.clone(), session);
     }
-    let result = deploy_connected(settings, printer, &prepared, &sessions).await;
+    let result = Box::pin(deploy_connected(settings, printer, &prepared, &sessions)).await;
     for (_, session) in sessions {
         session.close().await;
     }
