@@ -327,6 +327,69 @@ fn check_reports_this_machine_accurately() {
         "pass",
         "one host: nothing to reach"
     );
+
+    // The daemons' own open-files limit against what the dev plan's data stores ask (1048576).
+    let daemon_limit = |name: &str| -> Option<u64> {
+        let pid = std::process::Command::new("pidof")
+            .args(["-s", name])
+            .output()
+            .ok()?;
+        let pid = String::from_utf8_lossy(&pid.stdout).trim().to_owned();
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+        limits
+            .lines()
+            .find(|line| line.starts_with("Max open files"))?
+            .split_whitespace()
+            .nth(4)?
+            .parse()
+            .ok()
+    };
+    let nofile = check_of(&report, "docker:nofile");
+    match daemon_limit("dockerd") {
+        Some(limit) if limit < 1_048_576 => {
+            assert_eq!(nofile["status"], "fail", "{nofile}");
+            assert!(
+                message(nofile).contains(&format!("dockerd {limit}")),
+                "{nofile}"
+            );
+            assert_eq!(nofile["fix"]["playbook"], "docker-nofile", "{nofile}");
+        }
+        Some(_) => assert_eq!(nofile["status"], "pass", "{nofile}"),
+        None => assert_eq!(nofile["status"], "warn", "{nofile}"),
+    }
+}
+
+/// On a host where the daemons' open-files limit is too low and this session may not raise it (no
+/// CAP_SYS_RESOURCE, as in this CI sandbox), `--fix` reports its failure instead of a pass.
+#[test]
+fn a_daemon_nofile_fix_that_cannot_apply_is_reported_as_failed() {
+    let environment = trusted_environment();
+    let hard_limit = std::process::Command::new("sh")
+        .args(["-c", "ulimit -Hn"])
+        .output()
+        .expect("ulimit");
+    let hard_limit = String::from_utf8_lossy(&hard_limit.stdout)
+        .trim()
+        .to_owned();
+    let output = environment
+        .check(&["--only", "docker:nofile", "--fix"])
+        .output()
+        .expect("run ccctl");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if hard_limit == "unlimited"
+        || hard_limit
+            .parse::<u64>()
+            .is_ok_and(|limit| limit >= 1_048_576)
+    {
+        // A machine that can hold the limit: the fix applies and the re-check passes.
+        assert!(output.status.success(), "{stdout}{stderr}");
+        assert!(stdout.contains("docker:nofile  pass"), "{stdout}");
+    } else {
+        assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(stderr.contains("fix docker-nofile"), "{stderr}");
+        assert!(stdout.contains("docker:nofile  fail"), "{stdout}");
+    }
 }
 
 /// `PRETTY_NAME` of this machine.
