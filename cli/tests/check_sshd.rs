@@ -344,6 +344,17 @@ fn check_reports_this_machine_accurately() {
             .parse()
             .ok()
     };
+    // Swarm's virtual IPs need the kernel's ip_vs (this CI kernel has none).
+    let ipvs = check_of(&report, "kernel:ipvs");
+    let ipvs_loaded = std::path::Path::new("/proc/net/ip_vs").exists()
+        || std::fs::read_to_string("/proc/modules")
+            .is_ok_and(|modules| modules.lines().any(|line| line.starts_with("ip_vs ")));
+    if ipvs_loaded {
+        assert_eq!(ipvs["status"], "pass", "{ipvs}");
+    } else {
+        assert_ne!(ipvs["status"], "pass", "{ipvs}");
+    }
+
     let nofile = check_of(&report, "docker:nofile");
     match daemon_limit("dockerd") {
         Some(limit) if limit < 1_048_576 => {

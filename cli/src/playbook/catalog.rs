@@ -10,6 +10,7 @@ pub(crate) const EMBEDDED: &[(&str, &str)] = &[
         "docker-nofile",
         include_str!("../../../playbooks/docker-nofile.yaml"),
     ),
+    ("ipvs", include_str!("../../../playbooks/ipvs.yaml")),
     ("swap", include_str!("../../../playbooks/swap.yaml")),
     ("sysctl", include_str!("../../../playbooks/sysctl.yaml")),
     (

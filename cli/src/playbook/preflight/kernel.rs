@@ -144,6 +144,29 @@ pub(crate) fn evaluate_daemon_nofile(id: &str, needed: u64, output: &CommandOutp
     }
 }
 
+/// `loaded`, `loadable` (the module exists, not loaded yet) or `missing`.
+pub(crate) const IPVS_COMMAND: &str = "if [ -d /proc/net/ip_vs ] || grep -qw ip_vs /proc/modules 2>/dev/null; then echo loaded; \
+elif modprobe -n ip_vs >/dev/null 2>&1; then echo loadable; else echo missing; fi";
+
+pub(crate) fn evaluate_ipvs(id: &str, output: &CommandOutput) -> Outcome {
+    match output.stdout.trim() {
+        "loaded" => Outcome::new(id, Status::Pass, "ip_vs loaded: Swarm's virtual IPs route"),
+        "loadable" => Outcome::new(
+            id,
+            Status::Warn,
+            "ip_vs not loaded yet (Docker loads it with the first service); load it at boot",
+        )
+        .fixable("ipvs", &[]),
+        "missing" => Outcome::new(
+            id,
+            Status::Fail,
+            "this kernel has no ip_vs: Swarm's service virtual IPs do not route (services must use \
+             endpoint_mode dnsrr); use a kernel with IPVS",
+        ),
+        _ => unreadable(id, output),
+    }
+}
+
 pub(crate) const SWAP_COMMAND: &str = "cat /proc/swaps";
 
 pub(crate) fn evaluate_swap(id: &str, output: &CommandOutput) -> Outcome {
@@ -328,6 +351,23 @@ mod tests {
             evaluate_daemon_nofile("docker:nofile", 10, &ok("")).status,
             Status::Warn
         );
+    }
+
+    #[test]
+    fn ipvs_table() {
+        assert_eq!(
+            evaluate_ipvs("kernel:ipvs", &ok("loaded\n")).status,
+            Status::Pass
+        );
+        let loadable = evaluate_ipvs("kernel:ipvs", &ok("loadable\n"));
+        assert_eq!(loadable.status, Status::Warn);
+        assert_eq!(
+            loadable.fix.as_ref().map(|fix| fix.playbook.as_str()),
+            Some("ipvs")
+        );
+        let missing = evaluate_ipvs("kernel:ipvs", &ok("missing\n"));
+        assert_eq!(missing.status, Status::Fail);
+        assert!(missing.fix.is_none());
     }
 
     #[test]

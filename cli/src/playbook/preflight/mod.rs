@@ -125,6 +125,8 @@ pub enum Probe {
     /// The Docker daemon's and containerd's own open-files limit, at least this (containers inherit it
     /// as the ceiling of their `ulimits`).
     DaemonNofile(u64),
+    /// The kernel's IP virtual server: Swarm's service virtual IPs route through it.
+    Ipvs,
     Swap,
     TransparentHugePages,
     Ports(Vec<network::PortNeed>),
@@ -144,6 +146,7 @@ impl Probe {
             Self::Docker { .. } => "docker".into(),
             Self::Sysctl(need) => format!("sysctl:{}", need.key),
             Self::DaemonNofile(_) => "docker:nofile".into(),
+            Self::Ipvs => "kernel:ipvs".into(),
             Self::Swap => "swap".into(),
             Self::TransparentHugePages => "transparent-hugepages".into(),
             Self::Ports(_) => "ports".into(),
@@ -163,6 +166,7 @@ impl Probe {
             Self::Docker { .. } => system::DOCKER_COMMAND.to_owned(),
             Self::Sysctl(need) => kernel::sysctl_command(&need.key),
             Self::DaemonNofile(_) => kernel::DAEMON_NOFILE_COMMAND.to_owned(),
+            Self::Ipvs => kernel::IPVS_COMMAND.to_owned(),
             Self::Swap => kernel::SWAP_COMMAND.to_owned(),
             Self::TransparentHugePages => kernel::THP_COMMAND.to_owned(),
             Self::Ports(_) => network::PORTS_COMMAND.to_owned(),
@@ -183,6 +187,7 @@ impl Probe {
             Self::Docker { repository } => system::evaluate_docker(&id, repository, output),
             Self::Sysctl(need) => kernel::evaluate_sysctl(&id, need, output),
             Self::DaemonNofile(needed) => kernel::evaluate_daemon_nofile(&id, *needed, output),
+            Self::Ipvs => kernel::evaluate_ipvs(&id, output),
             Self::Swap => kernel::evaluate_swap(&id, output),
             Self::TransparentHugePages => kernel::evaluate_thp(&id, output),
             Self::Ports(needs) => network::evaluate_ports(&id, needs, output),

@@ -279,6 +279,7 @@ pub fn probes(requirements: &HostRequirements, docker_repository: &str) -> Vec<P
     if let Some(nofile) = requirements.container_nofile {
         probes.push(Probe::DaemonNofile(nofile));
     }
+    probes.push(Probe::Ipvs);
     if requirements.data_host {
         probes.push(Probe::Swap);
         probes.push(Probe::TransparentHugePages);
