@@ -155,12 +155,13 @@ fn run(mut connection: Connection, receiver: &std_mpsc::Receiver<Request>) {
             // One bad append must not fail its neighbours: retry each alone.
             Err(_) if batch.len() > 1 => {
                 for (message, reply) in batch.drain(..) {
-                    let result = commit_batch(&mut connection, std::iter::once(&message))
-                        .and_then(|mut results| {
+                    let result = commit_batch(&mut connection, std::iter::once(&message)).and_then(
+                        |mut results| {
                             results
                                 .pop()
                                 .ok_or_else(|| StoreError::Internal("empty batch result".into()))
-                        });
+                        },
+                    );
                     let _ = reply.send(result);
                 }
             }

@@ -15,7 +15,11 @@ impl SqliteStore {
         members: &[(UserId, Role)],
     ) -> StoreResult<Conversation> {
         let app_id = &conversation.app_id;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map)?;
         if let Some(key) = &conversation.direct_key {
             let existing =
                 sqlx::query("SELECT * FROM conversations WHERE app_id = ? AND direct_key = ?")

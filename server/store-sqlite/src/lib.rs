@@ -100,10 +100,12 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(open_error)?;
-        let appender = appender::Appender::start(path, durability, reader.clone())
-            .map_err(|source| OpenError::Appender {
-                path: path.to_owned(),
-                source,
+        let appender =
+            appender::Appender::start(path, durability, reader.clone()).map_err(|source| {
+                OpenError::Appender {
+                    path: path.to_owned(),
+                    source,
+                }
             })?;
         Ok(Self {
             writer,

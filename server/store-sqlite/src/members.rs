@@ -78,7 +78,11 @@ impl SqliteStore {
         role: Role,
         at_ms: i64,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map)?;
         let changed = sqlx::query(
             "UPDATE members SET role = ? WHERE app_id = ? AND conversation_id = ? AND user_id = ?",
         )
@@ -125,7 +129,11 @@ impl SqliteStore {
         id: &ConversationId,
         user_id: &UserId,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map)?;
         let done = sqlx::query(
             "DELETE FROM members WHERE app_id = ? AND conversation_id = ? AND user_id = ?",
         )
@@ -224,7 +232,11 @@ impl SqliteStore {
         read: Option<i64>,
     ) -> StoreResult<Option<(i64, i64)>> {
         // Cursors never move back and never pass the last committed message.
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map)?;
         sqlx::query(
             "UPDATE members SET \
                delivered_seq = MAX(delivered_seq, MIN(COALESCE(?, 0), (SELECT last_seq FROM conversations c WHERE c.app_id = members.app_id AND c.id = members.conversation_id))), \

@@ -104,7 +104,11 @@ impl SqliteStore {
         message_id: &MessageId,
         at_ms: i64,
     ) -> StoreResult<Option<Message>> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map)?;
         sqlx::query("UPDATE messages SET body = ?, deleted = 1, edited_at_ms = ?, reaction_counts = '{}' WHERE app_id = ? AND conversation_id = ? AND id = ?")
             .bind(rows::to_json(&MessageBody::Deleted))
             .bind(at_ms)
@@ -136,7 +140,11 @@ impl SqliteStore {
         emoji: &str,
         present: bool,
     ) -> StoreResult<(bool, i64)> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map)?;
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map)?;
         let done = if present {
             sqlx::query("INSERT INTO reactions (app_id, conversation_id, message_id, emoji, user_id, created_at_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
                 .bind(&app_id.0)
