@@ -38,6 +38,58 @@ impl Conn {
             _ => false,
         }
     }
+
+    /// For a live `message` of a resumed conversation that skips `seq`s after the last one this connection
+    /// wrote: (conversation, last written). The last line of defence for the no-silent-gap rule, whatever
+    /// upstream missed it (a fan-out before this connection went live that a stale read did not replay).
+    pub fn gap_before(&self, frame: &OutFrame) -> Option<(ConversationId, i64)> {
+        let (conversation, seq) = frame.message_key.as_ref()?;
+        let upto = *self.replayed.get(conversation)?;
+        (*seq > upto + 1).then(|| (conversation.clone(), upto))
+    }
+
+    /// Asks this connection to close (the client reconnects and resumes).
+    pub fn handle_close(&self, code: cc_protocol::CloseCode) {
+        self.handle.request_close(code);
+    }
+
+    /// Records that `seq` of a resumed conversation was written.
+    pub fn mark_written(&mut self, conversation: &ConversationId, seq: i64) {
+        if let Some(upto) = self.replayed.get_mut(conversation)
+            && seq > *upto
+        {
+            *upto = seq;
+        }
+    }
+
+    /// The messages between `after` and `before` (exclusive), from the store, for `gap_before`.
+    pub async fn fill_gap(
+        &self,
+        conversation: &ConversationId,
+        after: i64,
+        before: i64,
+    ) -> Vec<cc_core::model::Message> {
+        let missing = u32::try_from(before - after - 1)
+            .unwrap_or(u32::MAX)
+            .min(1_000);
+        match self
+            .state
+            .service
+            .history(
+                &self.principal,
+                conversation,
+                cc_core::store::HistoryPage::After(after),
+                missing,
+            )
+            .await
+        {
+            Ok(messages) => messages.into_iter().filter(|m| m.seq < before).collect(),
+            Err(error) => {
+                tracing::warn!(%error, %conversation, "live gap not filled for a connection");
+                Vec::new()
+            }
+        }
+    }
 }
 
 fn error_frame(conn: &Conn, id: Option<String>, error: &DomainError) -> ServerFrame {
