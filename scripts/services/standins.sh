@@ -146,16 +146,19 @@ rootfs_tidb() {
     mkdir -p "$rootfs/usr/share/mariadb/english"
     cp -r "$share/charsets" "$rootfs/usr/share/mariadb/"
     cp "$share/english/errmsg.sys" "$rootfs/usr/share/mariadb/english/"
-    # The system tables, made here once (mariadb-install-db is a script with many tools behind it).
-    seed="$(mktemp -d)"
-    mariadb-install-db --no-defaults --user=root --datadir="$seed/data" --auth-root-authentication-method=normal \
-        --skip-test-db > "$seed/install.log" 2>&1 || {
-        tail -n 20 "$seed/install.log" >&2
-        die "mariadb-install-db failed"
-    }
+    # The system tables, made once per MariaDB version and kept (mariadb-install-db is a script with many
+    # tools behind it, and a fresh datadir differs byte for byte: the image's content tag must not).
+    seed="$STATE_DIR/mariadb-seed-$(mariadbd --version | awk '{print $3}')"
+    if [[ ! -d "$seed/data/mysql" ]]; then
+        rm -rf "$seed" && mkdir -p "$seed"
+        mariadb-install-db --no-defaults --user=root --datadir="$seed/data" \
+            --auth-root-authentication-method=normal --skip-test-db > "$seed/install.log" 2>&1 || {
+            tail -n 20 "$seed/install.log" >&2
+            die "mariadb-install-db failed"
+        }
+    fi
     mkdir -p "$rootfs/var/lib"
     cp -a "$seed/data" "$rootfs/var/lib/mysql-seed"
-    rm -rf "$seed"
     # TiDB's entry point: `/tidb-server --config=FILE ...`. Port and status port come from the rendered
     # tidb.toml; `root` may connect from anywhere with an empty password until `ccctl deploy` sets it (as a
     # fresh TiDB); the status port answers once the server accepts connections.
