@@ -41,8 +41,11 @@ fn text(output: &Output) -> String {
     )
 }
 
-/// Removes the stack, its volumes, the state deploy keeps for it and any lock left, passed or not.
-struct StackGuard;
+/// Removes the stack, its volumes, the `ccserver` image this test assembled, the state deploy keeps for
+/// the stack and any lock left, passed or not.
+struct StackGuard {
+    ccserver_image: Option<String>,
+}
 
 impl Drop for StackGuard {
     fn drop(&mut self) {
@@ -79,6 +82,9 @@ impl Drop for StackGuard {
         ]);
         for volume in String::from_utf8_lossy(&volumes.stdout).split_whitespace() {
             let _ = docker(&["volume", "rm", volume]);
+        }
+        if let Some(image) = &self.ccserver_image {
+            let _ = docker(&["image", "rm", image]);
         }
     }
 }
@@ -301,8 +307,12 @@ fn the_dev_plan_deploys_survives_a_kill_chats_through_nginx_and_redeploys_unchan
     let overrides = standins();
     let directory = tempfile::tempdir().expect("tempdir");
     let dir = directory.path();
-    let _guard = StackGuard;
     let ccserver = ccserver_binary(dir);
+    let _guard = StackGuard {
+        ccserver_image: ccctl::deploy::image::collect_files(&ccserver)
+            .ok()
+            .map(|files| ccctl::deploy::image::content_tag(&files)),
+    };
 
     let planned = ccctl(dir, &["plan", "--mau", "1k", "-o", "plan.yaml"]);
     assert!(planned.status.success(), "{}", text(&planned));
