@@ -198,8 +198,8 @@ async fn kafka_and_redis_outages_under_load_lose_no_acknowledged_message() {
     let committed_during = committed().await - committed_at_stop;
     kafka.end();
     println!(
-        "phase 1: Kafka stopped for {:?}; {committed_during} messages committed meanwhile, {waiting} waited in \
-         the outbox",
+        "phase 1: Kafka stopped for 30 s (answering again {:?} after the stop); {committed_during} messages \
+         committed meanwhile, {waiting} waited in the outbox",
         stopped.elapsed()
     );
     assert!(

@@ -261,6 +261,35 @@ filter = "warn,ccserver=info"
     }
 }
 
+impl Drop for Deployment {
+    /// A failed test does not reach its `drop_database`: drop it here too (idempotent), from a thread of its own
+    /// since the test's runtime may be the one unwinding.
+    fn drop(&mut self) {
+        let database = self.database.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(admin) = sqlx::mysql::MySqlPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&MARIADB.address())
+                    .await
+                {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{database}`"))
+                        .execute(&admin)
+                        .await;
+                    admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 fn write_secret(path: &Path, value: &str) {
     std::fs::write(path, value).expect("secret file");
     #[cfg(unix)]
