@@ -249,8 +249,10 @@ fn assert_effective_redis_config(size: &str, service: &str, port: u16, data_dir:
     let role = service
         .strip_prefix("redis-")
         .and_then(|rest| rest.rsplit_once('-'))
-        .map(|(role, _)| role)
-        .unwrap_or_else(|| panic!("{size}/{service}: not redis-<role>-<n>"));
+        .map_or_else(
+            || panic!("{size}/{service}: not redis-<role>-<n>"),
+            |(role, _)| role,
+        );
     let planned = &render_support::plan(size).data_stores.redis[role];
     let output = run(Command::new("redis-cli")
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
@@ -505,8 +507,10 @@ fn image_user(image: &str) -> (u64, u64) {
     users
         .iter()
         .find(|(prefix, _)| image.starts_with(prefix))
-        .map(|(_, user)| *user)
-        .unwrap_or_else(|| panic!("{image}: which user does it run as? add it here"))
+        .map_or_else(
+            || panic!("{image}: which user does it run as? add it here"),
+            |(_, user)| *user,
+        )
 }
 
 fn yaml_u64(value: &serde_yaml_ng::Value) -> Option<u64> {
