@@ -183,15 +183,23 @@ fn adapt_for_this_machine(stack_path: &Path) {
         let name = name.as_str().expect("service name").to_owned();
         let service = service.as_mapping_mut().expect("service");
         service.remove("ulimits");
-        if let Some(environment) = service
-            .get_mut("environment")
-            .and_then(serde_yaml_ng::Value::as_mapping_mut)
-            && environment.contains_key("CCSERVER_MONGODB_URL")
-        {
-            environment.insert(
-                "CCSERVER_MONGODB_URL".into(),
-                "mongodb://mongo-1:27017/cc?directConnection=true".into(),
-            );
+        let runs_ccserver = service
+            .get("command")
+            .and_then(|command| command.get(0))
+            .and_then(serde_yaml_ng::Value::as_str)
+            == Some("ccserver");
+        if runs_ccserver {
+            // ccserver's environment override of the rendered config's MongoDB URL.
+            let environment = service
+                .entry("environment".into())
+                .or_insert_with(|| serde_yaml_ng::Mapping::new().into());
+            environment
+                .as_mapping_mut()
+                .expect("environment mapping")
+                .insert(
+                    "CCSERVER_MONGODB_URL".into(),
+                    "mongodb://mongo-1:27017/cc?directConnection=true".into(),
+                );
         }
         if name.starts_with("kafka-") && name != "kafka-exporter" {
             service.insert("hostname".into(), name.clone().into());

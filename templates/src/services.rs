@@ -145,22 +145,6 @@ impl Builder<'_> {
     }
 
     fn app(&mut self) {
-        let kafka = self.parts.kafka.bootstrap_servers.clone();
-        let redis: BTreeMap<String, String> = self
-            .parts
-            .redis
-            .iter()
-            .map(|role| {
-                (
-                    format!("CCSERVER_REDIS_{}_URLS", role.role.to_uppercase()),
-                    role.endpoints.clone(),
-                )
-            })
-            .collect();
-        let mongo = format!(
-            "mongodb://{}/cc?replicaSet={}&w=majority",
-            self.parts.mongodb.hosts, self.parts.mongodb.replica_set
-        );
         let drain = self.parts.gateway_drain_window_s;
         for (role, port) in APP_ROLES {
             let mut spec = Spec::new(role, &self.env.images.ccserver, Kind::Stateless);
@@ -169,31 +153,8 @@ impl Builder<'_> {
                 format!("ccserver/{role}.toml"),
                 "/etc/ccserver/ccserver.toml".into(),
             )];
-            let environment = &mut spec.environment;
-            environment.insert("CCSERVER_KAFKA_BROKERS".into(), kafka.clone());
-            environment.insert("CCSERVER_KAFKA_USERNAME".into(), "app".into());
-            environment.insert(
-                "CCSERVER_KAFKA_PASSWORD_FILE".into(),
-                "/run/secrets/kafka_app_password".into(),
-            );
-            environment.insert(
-                "CCSERVER_DATABASE_URL".into(),
-                format!("mysql://cc_app@{}:4000/cc", self.parts.tidb.sql_service),
-            );
-            environment.insert(
-                "CCSERVER_DATABASE_PASSWORD_FILE".into(),
-                "/run/secrets/tidb_app_password".into(),
-            );
-            environment.insert("CCSERVER_MONGODB_URL".into(), mongo.clone());
-            environment.insert(
-                "CCSERVER_MONGODB_PASSWORD_FILE".into(),
-                "/run/secrets/mongodb_app_password".into(),
-            );
-            environment.insert(
-                "CCSERVER_REDIS_PASSWORD_FILE".into(),
-                "/run/secrets/redis_password".into(),
-            );
-            environment.extend(redis.clone());
+            // Every setting, password files included, is in the config file: one source, no
+            // environment variables to keep in step with it.
             spec.secrets = vec![
                 SecretKey::JwtSigningKey,
                 SecretKey::KafkaAppPassword,
@@ -206,10 +167,6 @@ impl Builder<'_> {
                 spec.stop_grace_period_s = drain + 15;
             }
             if role == "webhooks" {
-                spec.environment.insert(
-                    "CCSERVER_WEBHOOK_SIGNING_KEY_FILE".into(),
-                    "/run/secrets/webhook_signing_key".into(),
-                );
                 spec.secrets.push(SecretKey::WebhookSigningKey);
             }
             spec.networks = if matches!(role, "gateway" | "api") {
