@@ -17,7 +17,7 @@ mod prod_support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use cc_e2e::services::{KAFKA, MARIADB};
+use cc_e2e::services::KAFKA;
 use prod_support::{Balancer, Deployment, Replica, binary, create_app, eventually, require};
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
@@ -130,20 +130,7 @@ async fn replicas_survive_a_gateway_sigkill_and_a_crash_between_commit_and_publi
     let ccserver = binary("ccserver", "ccserver");
     let checker = binary("cc-loadgen", "cc-loadgen");
     let deployment = Deployment::create().await;
-    let database_url = format!(
-        "{}/{}",
-        MARIADB
-            .address()
-            .rsplit_once('/')
-            .expect("URL with a database")
-            .0,
-        deployment.database
-    );
-    let db = sqlx::mysql::MySqlPoolOptions::new()
-        .max_connections(2)
-        .connect(&database_url)
-        .await
-        .unwrap_or_else(|error| require(MARIADB, error));
+    let db = deployment.pool().await;
 
     // The first replica migrates the schema and creates the topics; the others start on them.
     let mut api_1 = Replica::spawn(&ccserver, &deployment, "api-1", &["api"], &[]);

@@ -16,7 +16,7 @@ mod prod_support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use cc_e2e::services::{KAFKA, MARIADB};
+use cc_e2e::services::KAFKA;
 use prod_support::{
     Balancer, Deployment, Outage, Replica, binary, create_app, eventually, require,
 };
@@ -152,20 +152,7 @@ async fn kafka_and_redis_outages_under_load_lose_no_acknowledged_message() {
     let ccserver = binary("ccserver", "ccserver");
     let checker = binary("cc-loadgen", "cc-loadgen");
     let deployment = Deployment::create().await;
-    let database_url = format!(
-        "{}/{}",
-        MARIADB
-            .address()
-            .rsplit_once('/')
-            .expect("URL with a database")
-            .0,
-        deployment.database
-    );
-    let db = sqlx::mysql::MySqlPoolOptions::new()
-        .max_connections(2)
-        .connect(&database_url)
-        .await
-        .unwrap_or_else(|error| require(MARIADB, error));
+    let db = deployment.pool().await;
     let mut api = Replica::spawn(&ccserver, &deployment, "api-1", &["api"], &[]);
     api.wait_ready(Duration::from_secs(90)).await;
     let mut gateway_1 = Replica::spawn(&ccserver, &deployment, "gw-1", &["gateway"], &[]);

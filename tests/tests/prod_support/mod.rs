@@ -72,6 +72,17 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// A small pool on this deployment's database, for the tests' own checks (committed counts, outbox).
+    pub async fn pool(&self) -> sqlx::MySqlPool {
+        let base = MARIADB.address();
+        let server = base.rsplit_once('/').expect("URL with a database").0;
+        sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(2)
+            .connect(&format!("{server}/{}", self.database))
+            .await
+            .unwrap_or_else(|error| require(MARIADB, error))
+    }
+
     /// Creates the database (fails naming MariaDB when it is absent), the key ring and the secret files.
     pub async fn create() -> Self {
         let id = format!("{:08x}", rand_u32());
