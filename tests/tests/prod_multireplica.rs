@@ -17,10 +17,9 @@ mod prod_support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use cc_e2e::services::KAFKA;
-use prod_support::{Balancer, Deployment, Replica, binary, create_app, eventually, require};
-use rdkafka::Message as _;
-use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use prod_support::{
+    Balancer, Deployment, Replica, binary, create_app, eventually, read_messages_topic,
+};
 use serde_json::Value;
 
 const CONNECTIONS: u32 = 200;
@@ -286,7 +285,7 @@ async fn replicas_survive_a_gateway_sigkill_and_a_crash_between_commit_and_publi
             .collect();
     let on_kafka = read_messages_topic(
         &format!("{}messages", deployment.kafka_topic_prefix()),
-        stored.len(),
+        &stored,
     )
     .await;
     let missing: Vec<&(String, i64)> = stored.difference(&on_kafka).take(5).collect();
@@ -305,42 +304,4 @@ async fn replicas_survive_a_gateway_sigkill_and_a_crash_between_commit_and_publi
         replica.kill();
     }
     deployment.drop_database().await;
-}
-
-/// (conversation, seq) of every message_created event on `topic`, read until `expected` distinct ones or 60 s.
-async fn read_messages_topic(topic: &str, expected: usize) -> BTreeSet<(String, i64)> {
-    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", KAFKA.address())
-        .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap_or_else(|error| require(KAFKA, error));
-    consumer
-        .subscribe(&[topic])
-        .unwrap_or_else(|error| require(KAFKA, error));
-    let mut seen = BTreeSet::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while seen.len() < expected && Instant::now() < deadline {
-        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await
-        else {
-            continue;
-        };
-        let Some(payload) = message.payload() else {
-            continue;
-        };
-        let Ok(envelope) = serde_json::from_slice::<Value>(payload) else {
-            continue;
-        };
-        let event = &envelope["event"];
-        if event["type"] == "message_created"
-            && let (Some(conversation), Some(seq)) = (
-                event["message"]["conversation_id"].as_str(),
-                event["message"]["seq"].as_i64(),
-            )
-        {
-            seen.insert((conversation.to_owned(), seq));
-        }
-    }
-    seen
 }

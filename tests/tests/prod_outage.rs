@@ -16,12 +16,9 @@ mod prod_support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use cc_e2e::services::KAFKA;
 use prod_support::{
-    Balancer, Deployment, Outage, Replica, binary, create_app, eventually, require,
+    Balancer, Deployment, Outage, Replica, binary, create_app, eventually, read_messages_topic,
 };
-use rdkafka::Message as _;
-use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use serde_json::Value;
 
 const CONNECTIONS: u32 = 100;
@@ -255,45 +252,4 @@ async fn kafka_and_redis_outages_under_load_lose_no_acknowledged_message() {
         replica.kill();
     }
     deployment.drop_database().await;
-}
-
-/// (conversation, seq) of every message_created event on `topic`, read until all of `expected` or 60 s.
-async fn read_messages_topic(
-    topic: &str,
-    expected: &BTreeSet<(String, i64)>,
-) -> BTreeSet<(String, i64)> {
-    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", KAFKA.address())
-        .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap_or_else(|error| require(KAFKA, error));
-    consumer
-        .subscribe(&[topic])
-        .unwrap_or_else(|error| require(KAFKA, error));
-    let mut seen = BTreeSet::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !expected.is_subset(&seen) && Instant::now() < deadline {
-        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await
-        else {
-            continue;
-        };
-        let Some(payload) = message.payload() else {
-            continue;
-        };
-        let Ok(envelope) = serde_json::from_slice::<Value>(payload) else {
-            continue;
-        };
-        let event = &envelope["event"];
-        if event["type"] == "message_created"
-            && let (Some(conversation), Some(seq)) = (
-                event["message"]["conversation_id"].as_str(),
-                event["message"]["seq"].as_i64(),
-            )
-        {
-            seen.insert((conversation.to_owned(), seq));
-        }
-    }
-    seen
 }

@@ -635,3 +635,43 @@ impl Drop for Outage {
         }
     }
 }
+
+/// (conversation, seq) of every message_created event on `topic`, read until all of `expected` or 60 s.
+pub async fn read_messages_topic(
+    topic: &str,
+    expected: &std::collections::BTreeSet<(String, i64)>,
+) -> std::collections::BTreeSet<(String, i64)> {
+    let consumer: rdkafka::consumer::StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", KAFKA.address())
+        .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap_or_else(|error| require(KAFKA, error));
+    rdkafka::consumer::Consumer::subscribe(&consumer, &[topic])
+        .unwrap_or_else(|error| require(KAFKA, error));
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !expected.is_subset(&seen) && Instant::now() < deadline {
+        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await
+        else {
+            continue;
+        };
+        let Some(payload) = rdkafka::Message::payload(&message) else {
+            continue;
+        };
+        let Ok(envelope) = serde_json::from_slice::<serde_json::Value>(payload) else {
+            continue;
+        };
+        let event = &envelope["event"];
+        if event["type"] == "message_created"
+            && let (Some(conversation), Some(seq)) = (
+                event["message"]["conversation_id"].as_str(),
+                event["message"]["seq"].as_i64(),
+            )
+        {
+            seen.insert((conversation.to_owned(), seq));
+        }
+    }
+    seen
+}
