@@ -107,6 +107,16 @@ pub struct Member {
     pub read_seq: i64,
 }
 
+/// What a permission check needs to know of a conversation and one user: every operation runs one,
+/// so stores answer it from a cache where they can (see [`crate::store::Store::access`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    pub kind: ConversationKind,
+    pub visibility: Visibility,
+    /// The user's role, `None` for a non-member.
+    pub role: Option<Role>,
+}
+
 /// A conversation as one member sees it in their list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberConversation {

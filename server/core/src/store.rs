@@ -5,8 +5,8 @@
 use crate::error::StoreError;
 use crate::ids::{AppId, ConversationId, MessageId, UserId};
 use crate::model::{
-    ApiKeyRecord, App, Appended, Conversation, Member, MemberConversation, Message, NewMessage,
-    Role, User,
+    Access, ApiKeyRecord, App, Appended, Conversation, Member, MemberConversation, Message,
+    NewMessage, Role, User,
 };
 use async_trait::async_trait;
 use cc_protocol::MessageBody;
@@ -104,6 +104,25 @@ pub trait Store: Send + Sync + 'static {
         id: &ConversationId,
         user_id: &UserId,
     ) -> StoreResult<Option<Member>>;
+    /// The conversation's kind and visibility and the user's role in it; `None` when the conversation
+    /// does not exist in the app. Every operation's permission check starts here, so a store with a
+    /// cache it can keep exact overrides this; the default reads the two rows.
+    async fn access(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+        user_id: &UserId,
+    ) -> StoreResult<Option<Access>> {
+        let Some(conversation) = self.get_conversation(app_id, id).await? else {
+            return Ok(None);
+        };
+        let member = self.get_member(app_id, id, user_id).await?;
+        Ok(Some(Access {
+            kind: conversation.kind,
+            visibility: conversation.visibility,
+            role: member.map(|member| member.role),
+        }))
+    }
     /// Members ordered by user id, strictly after `after`.
     async fn list_members(
         &self,

@@ -102,6 +102,8 @@ impl SqliteStore {
         .execute(&self.writer)
         .await
         .map_err(map)?;
+        // The visibility may have changed.
+        self.member_cache.invalidate(app_id, id);
         self.conversation_row(app_id, id).await
     }
 

@@ -1,7 +1,10 @@
-//! Member lists of conversations, cached: every message's fan-out needs them, and in embedded mode
-//! this process is the only writer of memberships, so invalidating on its own writes is exact.
+//! Conversations' access facts and member lists, cached: every operation's permission check and every
+//! message's fan-out need them, and in embedded mode this process is the only writer, so invalidating
+//! on its own writes keeps the cache exact.
 
 use cc_core::ids::{AppId, ConversationId, UserId};
+use cc_core::model::{Access, ConversationKind, Role};
+use cc_protocol::rest::Visibility;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,15 +14,49 @@ const MAX_ENTRIES: usize = 20_000;
 
 type Key = (AppId, ConversationId);
 
+/// One conversation as the cache holds it.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) kind: ConversationKind,
+    pub(crate) visibility: Visibility,
+    pub(crate) roles: HashMap<UserId, Role>,
+    /// The same members as `roles`, as the fan-out wants them.
+    pub(crate) ids: Vec<UserId>,
+}
+
+impl Entry {
+    pub(crate) fn new(
+        kind: ConversationKind,
+        visibility: Visibility,
+        members: Vec<(UserId, Role)>,
+    ) -> Self {
+        let ids = members.iter().map(|(user_id, _)| user_id.clone()).collect();
+        Self {
+            kind,
+            visibility,
+            roles: members.into_iter().collect(),
+            ids,
+        }
+    }
+
+    pub(crate) fn access(&self, user_id: &UserId) -> Access {
+        Access {
+            kind: self.kind,
+            visibility: self.visibility,
+            role: self.roles.get(user_id).copied(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct MemberCache {
-    entries: Mutex<HashMap<Key, Arc<Vec<UserId>>>>,
-    /// Bumped by every membership write, so a read that raced with a write is not cached.
+    entries: Mutex<HashMap<Key, Arc<Entry>>>,
+    /// Bumped by every write that changes an entry, so a read that raced with a write is not cached.
     generation: AtomicU64,
 }
 
 impl MemberCache {
-    pub(crate) fn get(&self, app_id: &AppId, id: &ConversationId) -> Option<Arc<Vec<UserId>>> {
+    pub(crate) fn get(&self, app_id: &AppId, id: &ConversationId) -> Option<Arc<Entry>> {
         let entries = self
             .entries
             .lock()
@@ -31,12 +68,12 @@ impl MemberCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Remember a list read at `generation`, unless a membership write happened since.
+    /// Remember an entry read at `generation`, unless a write happened since.
     pub(crate) fn put(
         &self,
         app_id: &AppId,
         id: &ConversationId,
-        members: Arc<Vec<UserId>>,
+        entry: Arc<Entry>,
         generation: u64,
     ) {
         let mut entries = self
@@ -49,9 +86,10 @@ impl MemberCache {
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert((app_id.clone(), id.clone()), members);
+        entries.insert((app_id.clone(), id.clone()), entry);
     }
 
+    /// Called after every committed write to the conversation's visibility or members.
     pub(crate) fn invalidate(&self, app_id: &AppId, id: &ConversationId) {
         let mut entries = self
             .entries
@@ -59,5 +97,38 @@ impl MemberCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.remove(&(app_id.clone(), id.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> (AppId, ConversationId) {
+        (AppId("a".into()), ConversationId("c".into()))
+    }
+
+    fn entry() -> Arc<Entry> {
+        Arc::new(Entry::new(
+            ConversationKind::Group,
+            Visibility::Public,
+            vec![(UserId("u".into()), Role::Owner)],
+        ))
+    }
+
+    #[test]
+    fn a_read_that_raced_with_a_write_is_not_kept() {
+        let cache = MemberCache::default();
+        let (app, id) = key();
+        let before = cache.generation();
+        cache.invalidate(&app, &id);
+        cache.put(&app, &id, entry(), before);
+        assert!(cache.get(&app, &id).is_none());
+        cache.put(&app, &id, entry(), cache.generation());
+        let cached = cache.get(&app, &id).expect("kept");
+        assert_eq!(cached.access(&UserId("u".into())).role, Some(Role::Owner));
+        assert_eq!(cached.access(&UserId("x".into())).role, None);
+        cache.invalidate(&app, &id);
+        assert!(cache.get(&app, &id).is_none());
     }
 }

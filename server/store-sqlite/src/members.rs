@@ -2,11 +2,13 @@
 
 use crate::SqliteStore;
 use crate::error::map;
+use crate::member_cache::Entry;
 use crate::rows;
 use cc_core::ids::{AppId, ConversationId, UserId};
-use cc_core::model::{Member, Role};
+use cc_core::model::{Access, Member, Role};
 use cc_core::store::StoreResult;
 use sqlx::Row as _;
+use std::sync::Arc;
 
 impl SqliteStore {
     pub(crate) async fn member_row(
@@ -50,24 +52,61 @@ impl SqliteStore {
         app_id: &AppId,
         id: &ConversationId,
     ) -> StoreResult<Vec<UserId>> {
-        if let Some(members) = self.member_cache.get(app_id, id) {
-            return Ok(members.as_ref().clone());
+        Ok(self
+            .cached_entry(app_id, id)
+            .await?
+            .map(|entry| entry.ids.clone())
+            .unwrap_or_default())
+    }
+
+    pub(crate) async fn access_row(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+        user_id: &UserId,
+    ) -> StoreResult<Option<Access>> {
+        Ok(self
+            .cached_entry(app_id, id)
+            .await?
+            .map(|entry| entry.access(user_id)))
+    }
+
+    /// The conversation's cache entry, read on a miss; `None` (not cached) when it does not exist.
+    async fn cached_entry(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+    ) -> StoreResult<Option<Arc<Entry>>> {
+        if let Some(entry) = self.member_cache.get(app_id, id) {
+            return Ok(Some(entry));
         }
         let generation = self.member_cache.generation();
-        let found =
-            sqlx::query("SELECT user_id FROM members WHERE app_id = ? AND conversation_id = ?")
-                .bind(&app_id.0)
-                .bind(&id.0)
-                .fetch_all(&self.reader)
-                .await
-                .map_err(map)?;
+        let Some(conversation) = self.conversation_row(app_id, id).await? else {
+            return Ok(None);
+        };
+        let found = sqlx::query(
+            "SELECT user_id, role FROM members WHERE app_id = ? AND conversation_id = ? ORDER BY user_id",
+        )
+        .bind(&app_id.0)
+        .bind(&id.0)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map)?;
         let members = found
             .iter()
-            .map(|row| row.try_get::<String, _>("user_id").map(UserId).map_err(map))
-            .collect::<StoreResult<Vec<UserId>>>()?;
+            .map(|row| {
+                let user_id = row.try_get::<String, _>("user_id").map_err(map)?;
+                Ok((UserId(user_id), rows::role(row)?))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let entry = Arc::new(Entry::new(
+            conversation.kind,
+            conversation.visibility,
+            members,
+        ));
         self.member_cache
-            .put(app_id, id, std::sync::Arc::new(members.clone()), generation);
-        Ok(members)
+            .put(app_id, id, Arc::clone(&entry), generation);
+        Ok(Some(entry))
     }
 
     pub(crate) async fn upsert_member_row(

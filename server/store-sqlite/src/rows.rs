@@ -93,11 +93,15 @@ pub(crate) fn conversation(row: &SqliteRow) -> Decoded<Conversation> {
     })
 }
 
-pub(crate) fn member(row: &SqliteRow) -> Decoded<Member> {
+pub(crate) fn role(row: &SqliteRow) -> Decoded<Role> {
     let role_text = text(row, "role")?;
+    Role::parse(&role_text).ok_or_else(|| corrupt("member role", role_text))
+}
+
+pub(crate) fn member(row: &SqliteRow) -> Decoded<Member> {
     Ok(Member {
         user_id: UserId(text(row, "user_id")?),
-        role: Role::parse(&role_text).ok_or_else(|| corrupt("member role", role_text))?,
+        role: role(row)?,
         joined_at_ms: int(row, "joined_at_ms")?,
         delivered_seq: int(row, "delivered_seq")?,
         read_seq: int(row, "read_seq")?,

@@ -5,8 +5,8 @@ use crate::error::map;
 use async_trait::async_trait;
 use cc_core::ids::{AppId, ConversationId, MessageId, UserId};
 use cc_core::model::{
-    ApiKeyRecord, App, Appended, Conversation, Member, MemberConversation, Message, NewMessage,
-    Role, User,
+    Access, ApiKeyRecord, App, Appended, Conversation, Member, MemberConversation, Message,
+    NewMessage, Role, User,
 };
 use cc_core::store::{ConversationPatch, HistoryPage, Store, StoreResult};
 use cc_protocol::MessageBody;
@@ -119,6 +119,15 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<MemberConversation>> {
         self.member_conversation_rows(app_id, user_id, after, limit)
             .await
+    }
+
+    async fn access(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+        user_id: &UserId,
+    ) -> StoreResult<Option<Access>> {
+        self.access_row(app_id, id, user_id).await
     }
 
     async fn get_member(

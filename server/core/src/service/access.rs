@@ -19,6 +19,24 @@ impl ChatService {
             .ok_or_else(|| DomainError::not_found("conversation"))
     }
 
+    /// The caller's role in the conversation, for operations that need no more than the permission
+    /// check (sends, receipts, reads): one store call the store can answer from its cache.
+    pub(crate) async fn member_role(
+        &self,
+        principal: &Principal,
+        id: &ConversationId,
+    ) -> DomainResult<Role> {
+        let access = self
+            .store
+            .access(&principal.app_id, id, &principal.user_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("conversation"))?;
+        match access.role {
+            Some(role) => Ok(role),
+            None => Err(refuse_non_member(access.kind, access.visibility)),
+        }
+    }
+
     /// The conversation and the caller's membership. Non-members learn nothing: a private or direct
     /// conversation answers `not_found`, a public or password group `forbidden`.
     pub(crate) async fn membership(
@@ -33,13 +51,9 @@ impl ChatService {
             .await?
         {
             Some(member) => Ok((conversation, member)),
-            None if conversation.kind == ConversationKind::Direct
-                || conversation.visibility == Visibility::Private =>
-            {
-                Err(DomainError::not_found("conversation"))
-            }
-            None => Err(DomainError::forbidden(
-                "you are not a member of this conversation",
+            None => Err(refuse_non_member(
+                conversation.kind,
+                conversation.visibility,
             )),
         }
     }
@@ -65,5 +79,15 @@ impl ChatService {
             )));
         }
         Ok((conversation, member))
+    }
+}
+
+/// Non-members learn nothing: a private or direct conversation answers `not_found` (as if it did not
+/// exist), a public or password group `forbidden`.
+fn refuse_non_member(kind: ConversationKind, visibility: Visibility) -> DomainError {
+    if kind == ConversationKind::Direct || visibility == Visibility::Private {
+        DomainError::not_found("conversation")
+    } else {
+        DomainError::forbidden("you are not a member of this conversation")
     }
 }

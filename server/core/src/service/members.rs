@@ -22,7 +22,7 @@ impl ChatService {
         after: Option<&UserId>,
         limit: u32,
     ) -> DomainResult<Vec<Member>> {
-        self.membership(principal, id).await?;
+        self.member_role(principal, id).await?;
         Ok(self
             .store
             .list_members(&principal.app_id, id, after, limit)

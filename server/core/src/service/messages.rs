@@ -50,7 +50,8 @@ impl ChatService {
             validate::user_id("mentions", &mention.0)?;
         }
         let app_id = &principal.app_id;
-        let (_, _) = self.membership(principal, &request.conversation_id).await?;
+        self.member_role(principal, &request.conversation_id)
+            .await?;
         self.rate_check(principal).await?;
         if let Some(parent_id) = &request.parent_id {
             let parent = self
@@ -129,7 +130,7 @@ impl ChatService {
         body: MessageBody,
     ) -> DomainResult<Message> {
         validate::body(&body, self.limits.max_text_bytes)?;
-        self.membership(principal, conversation_id).await?;
+        self.member_role(principal, conversation_id).await?;
         self.rate_check(principal).await?;
         let message = self
             .existing_message(principal, conversation_id, message_id)
@@ -211,7 +212,7 @@ impl ChatService {
         present: bool,
     ) -> DomainResult<i64> {
         validate::emoji(emoji)?;
-        self.membership(principal, conversation_id).await?;
+        self.member_role(principal, conversation_id).await?;
         self.rate_check(principal).await?;
         let message = self
             .existing_message(principal, conversation_id, message_id)
@@ -252,7 +253,7 @@ impl ChatService {
         page: HistoryPage,
         limit: u32,
     ) -> DomainResult<Vec<Message>> {
-        self.membership(principal, conversation_id).await?;
+        self.member_role(principal, conversation_id).await?;
         Ok(self
             .store
             .history(&principal.app_id, conversation_id, page, limit)
@@ -267,7 +268,7 @@ impl ChatService {
         after: i64,
         limit: u32,
     ) -> DomainResult<Vec<Message>> {
-        self.membership(principal, conversation_id).await?;
+        self.member_role(principal, conversation_id).await?;
         self.existing_message(principal, conversation_id, parent)
             .await?;
         Ok(self

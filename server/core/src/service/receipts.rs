@@ -24,7 +24,7 @@ impl ChatService {
             (Some(d), Some(r)) => Some(d.max(r)),
             (d, r) => d.or(r),
         };
-        self.membership(principal, conversation_id).await?;
+        self.member_role(principal, conversation_id).await?;
         let (old_delivered, old_read) = self
             .store
             .get_member(&principal.app_id, conversation_id, &principal.user_id)
@@ -59,7 +59,7 @@ impl ChatService {
         principal: &Principal,
         conversation_id: &ConversationId,
     ) -> DomainResult<Vec<Member>> {
-        self.membership(principal, conversation_id).await?;
+        self.member_role(principal, conversation_id).await?;
         let mut all = Vec::new();
         let mut after = None;
         loop {
@@ -84,7 +84,7 @@ impl ChatService {
         conversation_id: &ConversationId,
         active: bool,
     ) -> DomainResult<()> {
-        self.membership(principal, conversation_id).await?;
+        self.member_role(principal, conversation_id).await?;
         let allowed = !active
             || self
                 .presence
