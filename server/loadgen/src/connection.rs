@@ -157,19 +157,43 @@ struct Incoming<'a> {
     code: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `untagged` would buffer the whole value into serde's generic tree (an allocation per field of
+/// every delivery) before trying each variant; at hundreds of thousands of deliveries a second that
+/// was most of the checker's CPU. This dispatches on the value's shape instead.
 enum MessageField<'a> {
-    Message(#[serde(borrow)] IncomingMessage<'a>),
-    Text(#[allow(dead_code)] serde::de::IgnoredAny),
+    Message(IncomingMessage<'a>),
+    Text,
 }
 
 impl<'a> MessageField<'a> {
     fn as_message(&self) -> Option<&IncomingMessage<'a>> {
         match self {
             Self::Message(message) => Some(message),
-            Self::Text(_) => None,
+            Self::Text => None,
         }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for MessageField<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Shape<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Shape<'a> {
+            type Value = MessageField<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a message object or an error text")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<Self::Value, M::Error> {
+                IncomingMessage::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(MessageField::Message)
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(MessageField::Text)
+            }
+        }
+        deserializer.deserialize_any(Shape(std::marker::PhantomData))
     }
 }
 
