@@ -186,6 +186,19 @@ async fn replicas_survive_a_gateway_sigkill_and_a_crash_between_commit_and_publi
         .load(std::sync::atomic::Ordering::Acquire);
     let killed_at = Instant::now();
     gateway_1.kill();
+    // The open count still includes the dead gateway's connections until the balancer sees them reset,
+    // so first wait for a reconnection (clients reconnect only after their reset), then for the count.
+    eventually(
+        "a client of the killed gateway to reconnect",
+        Duration::from_secs(30),
+        || async {
+            balancer
+                .websocket_connects
+                .load(std::sync::atomic::Ordering::Acquire)
+                > connects_before
+        },
+    )
+    .await;
     // Everyone is connected again (through the survivor) once the open count is back.
     eventually(
         "the clients of the killed gateway to reconnect",

@@ -32,8 +32,12 @@ pub fn binary(package: &str, name: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
     build.args(["build", "-p", package, "--bin", name]);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
+    // The same profile as this test (`--release`, `--profile profiling` for measurements); `dev` builds
+    // into `debug/`.
+    if let Some(profile) = profile_dir.file_name().and_then(|n| n.to_str())
+        && profile != "debug"
+    {
+        build.args(["--profile", profile]);
     }
     let output = build.output().expect("running cargo build");
     assert!(
