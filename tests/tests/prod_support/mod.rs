@@ -144,6 +144,19 @@ impl Deployment {
 
     /// The config file of one replica.
     pub fn config(&self, name: &str, roles: &[&str], port: u16) -> PathBuf {
+        self.config_with_kafka(name, roles, port, &KAFKA.address(), 1)
+    }
+
+    /// The config file of one replica whose topics live on `kafka_brokers` with `kafka_replication` replicas
+    /// (3 on the 3-broker cluster: the topics then get `min.insync.replicas` 2).
+    pub fn config_with_kafka(
+        &self,
+        name: &str,
+        roles: &[&str],
+        port: u16,
+        kafka_brokers: &str,
+        kafka_replication: i32,
+    ) -> PathBuf {
         let dir = self.dir.path();
         let cluster: Vec<String> = REDIS_CLUSTER
             .address()
@@ -184,7 +197,7 @@ max_connections = 32
 brokers = "{kafka}"
 topic_prefix = "t{id}."
 partitions = 3
-replication = 1
+replication = {kafka_replication}
 
 [production.redis.cache]
 url = "{redis}"
@@ -211,7 +224,7 @@ poll_ms = 100
             admin = dir.join("admin_token").display(),
             mysql = self.mysql_url_without_password,
             mysql_password = dir.join("mysql_password").display(),
-            kafka = KAFKA.address(),
+            kafka = kafka_brokers,
             id = self.id,
             redis = REDIS.address(),
             cluster = cluster.join(", "),
@@ -645,8 +658,17 @@ pub async fn read_messages_topic(
     topic: &str,
     expected: &std::collections::BTreeSet<(String, i64)>,
 ) -> std::collections::BTreeSet<(String, i64)> {
+    read_messages_topic_from(&KAFKA.address(), topic, expected).await
+}
+
+/// [`read_messages_topic`] on the Kafka at `brokers` (the 3-broker cluster).
+pub async fn read_messages_topic_from(
+    brokers: &str,
+    topic: &str,
+    expected: &std::collections::BTreeSet<(String, i64)>,
+) -> std::collections::BTreeSet<(String, i64)> {
     let consumer: rdkafka::consumer::StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", KAFKA.address())
+        .set("bootstrap.servers", brokers)
         .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
