@@ -24,7 +24,7 @@ use cc_core::model::Message;
 use cc_e2e::services::{KAFKA_CLUSTER, state_dir};
 use prod_support::{
     Balancer, Deployment, Replica, binary, create_app, eventually, free_port,
-    read_messages_topic_from,
+    read_messages_topic_on,
 };
 use rdkafka::Message as _;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, StreamConsumer};
@@ -453,7 +453,7 @@ async fn platform_loses_no_message_when_a_partition_leader_is_killed_under_load(
             .into_iter()
             .map(|(c, s)| (String::from_utf8_lossy(&c).into_owned(), s))
             .collect();
-    let on_kafka = read_messages_topic_from(&brokers, &topic, &stored).await;
+    let on_kafka = read_messages_topic_on(KAFKA_CLUSTER, &topic, &stored).await;
     let missing: Vec<&(String, i64)> = stored.difference(&on_kafka).take(5).collect();
     assert!(
         missing.is_empty(),

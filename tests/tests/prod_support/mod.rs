@@ -658,24 +658,24 @@ pub async fn read_messages_topic(
     topic: &str,
     expected: &std::collections::BTreeSet<(String, i64)>,
 ) -> std::collections::BTreeSet<(String, i64)> {
-    read_messages_topic_from(&KAFKA.address(), topic, expected).await
+    read_messages_topic_on(KAFKA, topic, expected).await
 }
 
-/// [`read_messages_topic`] on the Kafka at `brokers` (the 3-broker cluster).
-pub async fn read_messages_topic_from(
-    brokers: &str,
+/// [`read_messages_topic`] on another Kafka of the harness (`KAFKA_CLUSTER`, the 3-broker cluster).
+pub async fn read_messages_topic_on(
+    kafka: Service,
     topic: &str,
     expected: &std::collections::BTreeSet<(String, i64)>,
 ) -> std::collections::BTreeSet<(String, i64)> {
     let consumer: rdkafka::consumer::StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+        .set("bootstrap.servers", kafka.address())
         .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .create()
-        .unwrap_or_else(|error| require(KAFKA, error));
+        .unwrap_or_else(|error| require(kafka, error));
     rdkafka::consumer::Consumer::subscribe(&consumer, &[topic])
-        .unwrap_or_else(|error| require(KAFKA, error));
+        .unwrap_or_else(|error| require(kafka, error));
     let mut seen = std::collections::BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !expected.is_subset(&seen) && Instant::now() < deadline {
