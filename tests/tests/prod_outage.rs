@@ -6,16 +6,20 @@
 //! 2. Redis (the standalone instance: cache and pub/sub) is stopped for 30 s: gateways lose the live channel,
 //!    make their clients resume from the store, fill live holes from the database, and the outbox relay
 //!    publishes what could not go out.
+//! 3. The sessions role (the 3-master Redis Cluster: device sessions, presence, rate buckets, revoked tokens) is
+//!    stopped for 30 s (every node): presence degrades to "absent" and rate limits to per-replica buckets, chat
+//!    keeps working; once the cluster is back (rebuilt empty by its script) the replicas write to it again.
 //!
-//! In both: every acknowledged message reaches every member (0 lost, 0 duplicated-as-shown, 0 silent gaps), the
-//! outbox drains, and every committed message is on the Kafka messages topic. The services are restarted by
-//! their harness scripts on every path (`prod_support::Outage`).
+//! In every phase: every acknowledged message reaches every member (0 lost, 0 duplicated-as-shown, 0 silent
+//! gaps), the outbox drains, and every committed message is on the Kafka messages topic. The services are
+//! restarted by their harness scripts on every path (`prod_support::Outage`).
 
 mod prod_support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use cc_e2e::services::REDIS_CLUSTER;
 use prod_support::{
     Balancer, Deployment, Outage, Replica, binary, create_app, eventually, read_messages_topic,
 };
@@ -144,8 +148,35 @@ async fn start_load(
     run
 }
 
+/// How many keys under `prefix` the Redis Cluster holds, every master asked (`KEYS` answers for one node only);
+/// a node that does not answer counts 0.
+async fn cluster_keys(prefix: &str) -> usize {
+    let mut count = 0;
+    for node in REDIS_CLUSTER.address().split(',') {
+        let Ok(client) = redis::Client::open(node) else {
+            continue;
+        };
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Duration::from_secs(1))
+            .set_response_timeout(Duration::from_secs(1));
+        let Ok(mut connection) = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+        else {
+            continue;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query_async(&mut connection)
+            .await
+            .unwrap_or_default();
+        count += keys.len();
+    }
+    count
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kafka_and_redis_outages_under_load_lose_no_acknowledged_message() {
+async fn kafka_redis_and_sessions_outages_under_load_lose_no_acknowledged_message() {
     let ccserver = binary("ccserver", "ccserver");
     let checker = binary("cc-loadgen", "cc-loadgen");
     let deployment = Deployment::create().await;
@@ -217,6 +248,49 @@ async fn kafka_and_redis_outages_under_load_lose_no_acknowledged_message() {
     );
     eventually(
         "the outbox to drain after Redis returned",
+        Duration::from_secs(60),
+        || async { outbox().await == 0 },
+    )
+    .await;
+
+    // Phase 3: the sessions role (the Redis Cluster) down for 30 s under load. 45 s of load: sends go on
+    // for a while after the cluster is back, so the replicas are seen using it again.
+    let sessions_prefix = format!("t{}:", deployment.id);
+    let run = start_load(&checker, &balancer, &api_key, "45s", committed).await;
+    assert!(
+        cluster_keys(&sessions_prefix).await > 0,
+        "the sessions role should hold sessions and rate buckets on the Redis Cluster before its outage"
+    );
+    let mut sessions = Outage::begin("redis", "cluster");
+    let committed_at_stop = committed().await;
+    tokio::time::sleep(OUTAGE).await;
+    let committed_during = committed().await - committed_at_stop;
+    let restarting = Instant::now();
+    sessions.end();
+    println!(
+        "phase 3: the sessions Redis Cluster stopped for 30 s; {committed_during} messages committed meanwhile; \
+         the cluster answered again {:?} after the restart began",
+        restarting.elapsed()
+    );
+    assert!(
+        committed_during > 0,
+        "sessions Redis down: sends should still commit (rate limits fall back to per-replica buckets)"
+    );
+    // The script rebuilds the cluster empty: keys of this deployment appear again only if the replicas'
+    // cluster clients reconnected and left their degraded mode.
+    eventually(
+        "the replicas to write sessions and rate buckets to the restarted cluster",
+        Duration::from_secs(10),
+        || async { cluster_keys(&sessions_prefix).await > 0 },
+    )
+    .await;
+    println!(
+        "phase 3: sessions keys on the cluster again {:?} after the restart began",
+        restarting.elapsed()
+    );
+    finish(run, "phase 3 (sessions Redis outage)").await;
+    eventually(
+        "the outbox to drain after the sessions Redis returned",
         Duration::from_secs(60),
         || async { outbox().await == 0 },
     )
