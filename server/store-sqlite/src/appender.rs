@@ -72,6 +72,8 @@ impl Appender {
                 Durability::Full => "FULL",
             },
         )?;
+        // Checkpoints run on their own thread (`checkpointer`), never inside a group commit.
+        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
         connection.set_prepared_statement_cache_capacity(16);
         let (requests, receiver) = std_mpsc::sync_channel(4 * BATCH);
         std::thread::Builder::new()

@@ -9,6 +9,7 @@
 
 mod appender;
 mod apps;
+mod checkpointer;
 mod conversations;
 mod error;
 mod member_cache;
@@ -47,6 +48,11 @@ pub enum OpenError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("cannot open the WAL checkpointer's connection to {path}: {source}")]
+    Checkpointer {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
 }
 
 /// Read connections (see `open`).
@@ -57,6 +63,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     appender: appender::Appender,
+    _checkpointer: std::sync::Arc<checkpointer::Checkpointer>,
     member_cache: std::sync::Arc<member_cache::MemberCache>,
 }
 
@@ -80,7 +87,8 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
+            // Checkpoints run on their own thread (`checkpointer`), never inside a commit.
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(open_error)?;
         sqlx::migrate!("./migrations")
@@ -107,10 +115,16 @@ impl SqliteStore {
                     source,
                 }
             })?;
+        let checkpointer =
+            checkpointer::Checkpointer::start(path).map_err(|source| OpenError::Checkpointer {
+                path: path.to_owned(),
+                source,
+            })?;
         Ok(Self {
             writer,
             reader,
             appender,
+            _checkpointer: std::sync::Arc::new(checkpointer),
             member_cache: std::sync::Arc::default(),
         })
     }

@@ -347,3 +347,33 @@ async fn cached_member_lists_follow_membership_writes() {
         ["alice", "carol", "dave"]
     );
 }
+
+/// Commits never checkpoint (that stalled every message of the unlucky group commit); the
+/// checkpointer thread copies the WAL back into the database file on its own.
+#[tokio::test]
+async fn the_wal_is_checkpointed_outside_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.db");
+    let (service, _store) = service(&path).await;
+    let (app, conversation) = setup(&service).await;
+    let alice = principal(&app, "alice");
+    let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let before = size();
+    // ~2 MB of messages: far more pages than the schema the file held before.
+    let body = "x".repeat(4000);
+    for n in 0..500 {
+        service
+            .send_message(&alice, send(&conversation, &format!("w{n}"), &body))
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while size() < before + 1_000_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file stayed at {} bytes (was {before}): nothing was checkpointed",
+            size()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
