@@ -357,7 +357,7 @@ async fn the_wal_is_checkpointed_outside_commits() {
     let (service, _store) = service(&path).await;
     let (app, conversation) = setup(&service).await;
     let alice = principal(&app, "alice");
-    let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let size = || std::fs::metadata(&path).map_or(0, |m| m.len());
     let before = size();
     // ~2 MB of messages: far more pages than the schema the file held before.
     let body = "x".repeat(4000);
