@@ -26,6 +26,9 @@ impl MysqlStore {
             match self.retrying(true, || self.append_once(new)).await {
                 Ok(appended) => return Ok(appended),
                 Err(error) if is_unique_violation(&error) && races < IDEMPOTENCY_RACE_ATTEMPTS => {
+                    if let Some(existing) = self.idempotent_match(new).await.map_err(map)? {
+                        return Ok(Appended::Duplicate(existing));
+                    }
                     races += 1;
                 }
                 Err(error) => return Err(map(error)),
@@ -33,26 +36,32 @@ impl MysqlStore {
         }
     }
 
-    async fn append_once(&self, new: &NewMessage) -> Result<Appended, sqlx::Error> {
-        let bucket = bucket_of(&new.conversation_id);
-        let (app, conversation) = (&new.app_id.0, &new.conversation_id.0);
-        let mut tx = self.pool.begin().await?;
-        let existing = sqlx::query(
+    /// The message stored under `new`'s idempotency key (conversation, sender, `client_msg_id`).
+    async fn idempotent_match(&self, new: &NewMessage) -> Result<Option<Message>, sqlx::Error> {
+        let row = sqlx::query(
             "SELECT * FROM messages WHERE bucket = ? AND app_id = ? AND conversation_id = ? \
              AND sender_id = ? AND client_msg_id = ?",
         )
-        .bind(bucket)
-        .bind(app)
-        .bind(conversation)
+        .bind(bucket_of(&new.conversation_id))
+        .bind(&new.app_id.0)
+        .bind(&new.conversation_id.0)
         .bind(&new.sender_id.0)
         .bind(&new.client_msg_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
-        if let Some(row) = existing {
-            tx.rollback().await?;
-            let message = rows::message(&row).map_err(|e| sqlx::Error::Decode(e.into()))?;
-            return Ok(Appended::Duplicate(message));
-        }
+        row.as_ref()
+            .map(rows::message)
+            .transpose()
+            .map_err(|e| sqlx::Error::Decode(e.into()))
+    }
+
+    async fn append_once(&self, new: &NewMessage) -> Result<Appended, sqlx::Error> {
+        let bucket = bucket_of(&new.conversation_id);
+        let (app, conversation) = (&new.app_id.0, &new.conversation_id.0);
+        // No look-up of the idempotency key first: the unique key refuses a resend at the INSERT (the
+        // transaction rolls back, `seq` included) and `append_message_row` then answers with the stored
+        // message. Resends are rare; the look-up would cost every send a statement.
+        let mut tx = self.pool.begin().await?;
         // The row lock taken here serialises appends per conversation until commit, so `seq` is gap-free and
         // commit order equals `seq` order.
         let bumped = sqlx::query(
