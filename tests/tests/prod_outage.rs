@@ -253,10 +253,11 @@ async fn kafka_redis_and_sessions_outages_under_load_lose_no_acknowledged_messag
     )
     .await;
 
-    // Phase 3: the sessions role (the Redis Cluster) down for 30 s under load. 45 s of load: sends go on
-    // for a while after the cluster is back, so the replicas are seen using it again.
+    // Phase 3: the sessions role (the Redis Cluster) down for 30 s under load. 50 s of load: sends go on
+    // for ~15 s after the cluster is back (its rebuild takes 4-6 s here), so the replicas are seen using it
+    // again.
     let sessions_prefix = format!("t{}:", deployment.id);
-    let run = start_load(&checker, &balancer, &api_key, "45s", committed).await;
+    let mut run = start_load(&checker, &balancer, &api_key, "50s", committed).await;
     assert!(
         cluster_keys(&sessions_prefix).await > 0,
         "the sessions role should hold sessions and rate buckets on the Redis Cluster before its outage"
@@ -277,7 +278,12 @@ async fn kafka_redis_and_sessions_outages_under_load_lose_no_acknowledged_messag
         "sessions Redis down: sends should still commit (rate limits fall back to per-replica buckets)"
     );
     // The script rebuilds the cluster empty: keys of this deployment appear again only if the replicas'
-    // cluster clients reconnected and left their degraded mode.
+    // cluster clients reconnected and left their degraded mode (each send writes its user's rate bucket).
+    assert!(
+        matches!(run.try_wait(), Ok(None)),
+        "the load ended before the sessions cluster was back ({:?} restarting): raise the phase's duration",
+        restarting.elapsed()
+    );
     eventually(
         "the replicas to write sessions and rate buckets to the restarted cluster",
         Duration::from_secs(10),
