@@ -21,8 +21,8 @@ use crate::keys::conversation_tag;
 use async_trait::async_trait;
 use cc_core::ids::{AppId, ConversationId, MessageId, UserId};
 use cc_core::model::{
-    ApiKeyRecord, App, Appended, Conversation, Member, MemberConversation, Message, NewMessage,
-    Role, User,
+    Access, ApiKeyRecord, App, Appended, Conversation, Member, MemberConversation, Message,
+    NewMessage, Role, User,
 };
 use cc_core::store::{ConversationPatch, HistoryPage, Store, StoreResult};
 use cc_protocol::MessageBody;
@@ -503,6 +503,59 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner
             .list_member_conversations(app_id, user_id, after, limit)
             .await
+    }
+
+    /// Every send's permission check: the conversation's entry and the user's member field in one
+    /// round trip; on a miss, the two reads that fill them.
+    async fn access(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+        user_id: &UserId,
+    ) -> StoreResult<Option<Access>> {
+        if self.readable() {
+            let keys = self.keys(app_id, id);
+            let mut connection = self.connection.clone();
+            let read: redis::RedisResult<(Option<String>, Option<String>)> = redis::pipe()
+                .cmd("GET")
+                .arg(&keys.meta)
+                .cmd("HGET")
+                .arg(&keys.members)
+                .arg(&user_id.0)
+                .query_async(&mut connection)
+                .await;
+            match read {
+                Ok((Some(meta), Some(member))) => {
+                    let conversation = serde_json::from_str::<Conversation>(&meta).ok();
+                    // "-" records a known non-member.
+                    let role = if member == "-" {
+                        Some(None)
+                    } else {
+                        serde_json::from_str::<Member>(&member)
+                            .ok()
+                            .map(|member| Some(member.role))
+                    };
+                    if let (Some(conversation), Some(role)) = (conversation, role) {
+                        return self.hit(Some(Access {
+                            kind: conversation.kind,
+                            visibility: conversation.visibility,
+                            role,
+                        }));
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => self.failed("access", &error),
+            }
+        }
+        let Some(conversation) = self.get_conversation(app_id, id).await? else {
+            return Ok(None);
+        };
+        let member = self.get_member(app_id, id, user_id).await?;
+        Ok(Some(Access {
+            kind: conversation.kind,
+            visibility: conversation.visibility,
+            role: member.map(|member| member.role),
+        }))
     }
 
     async fn get_member(
