@@ -82,10 +82,12 @@ async fn finish(run: tokio::process::Child, phase: &str) -> Value {
         )
     });
     println!(
-        "{phase}: acked {} of {} sent, latency p50 {} p99 {} ms, disconnects {}, resends {}, reconnect p99 {} ms, \
-         delivery {}, errors {}",
+        "{phase}: acked {} of {} sent, send->ack p50 {} p99 {} ms, send->deliver p50 {} p99 {} ms, disconnects {}, \
+         resends {}, reconnect p99 {} ms, delivery {}, errors {}",
         report["messages_acked"],
         report["messages_sent"],
+        report["ack_latency_ms"]["p50"],
+        report["ack_latency_ms"]["p99"],
         report["latency_ms"]["p50"],
         report["latency_ms"]["p99"],
         report["disconnects"],
