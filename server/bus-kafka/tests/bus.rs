@@ -335,3 +335,21 @@ async fn relay_publishes_committed_messages_after_kafka_comes_back() {
     assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
     db.drop_now().await;
 }
+
+/// A producer whose deliveries keep timing out is replaced (librdkafka can keep a stale leader in its
+/// metadata cache after a broker restart); nothing listens on the address, so every delivery times out.
+#[tokio::test]
+async fn a_producer_whose_deliveries_keep_timing_out_is_replaced() {
+    let mut config = KafkaConfig::new("127.0.0.1:1");
+    config.delivery_timeout = std::time::Duration::from_millis(300);
+    let bus = KafkaBus::new(config).expect("producer");
+    for seq in 1..=3 {
+        let outcome = bus.publish(created("c", seq)).await;
+        assert!(outcome.is_err(), "delivered with no broker: {outcome:?}");
+    }
+    assert_eq!(bus.producer_replacements(), 1);
+    // The replacement is another producer with the same settings: it fails the same way, and is not
+    // replaced again before its own delivery timeout has passed.
+    assert!(bus.publish(created("c", 4)).await.is_err());
+    assert_eq!(bus.producer_replacements(), 1);
+}
