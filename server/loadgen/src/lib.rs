@@ -102,6 +102,10 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
             client: reqwest::Client::builder()
                 // Generous: a retry after a timeout adds a request while the first still runs on the server.
                 .timeout(Duration::from_secs(30))
+                // A connection per send, as the many users simulated here would have: one pooled
+                // keep-alive connection would pin every REST send to whichever API replica a balancer
+                // gave it, and the other replicas would never be exercised.
+                .pool_max_idle_per_host(0)
                 .build()
                 .context("building the HTTP client for REST sends")?,
             base: settings.http_base.clone(),
