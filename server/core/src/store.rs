@@ -113,15 +113,7 @@ pub trait Store: Send + Sync + 'static {
         id: &ConversationId,
         user_id: &UserId,
     ) -> StoreResult<Option<Access>> {
-        let Some(conversation) = self.get_conversation(app_id, id).await? else {
-            return Ok(None);
-        };
-        let member = self.get_member(app_id, id, user_id).await?;
-        Ok(Some(Access {
-            kind: conversation.kind,
-            visibility: conversation.visibility,
-            role: member.map(|member| member.role),
-        }))
+        access_from_rows(self, app_id, id, user_id).await
     }
     /// Members ordered by user id, strictly after `after`.
     async fn list_members(
@@ -234,4 +226,23 @@ pub trait Store: Send + Sync + 'static {
         delivered: Option<i64>,
         read: Option<i64>,
     ) -> StoreResult<Option<(i64, i64)>>;
+}
+
+/// [`Store::access`] from the conversation and member rows: the default, and the fallback of a
+/// caching store on a miss (its own `get_conversation`/`get_member` then fill the cache).
+pub async fn access_from_rows<S: Store + ?Sized>(
+    store: &S,
+    app_id: &AppId,
+    id: &ConversationId,
+    user_id: &UserId,
+) -> StoreResult<Option<Access>> {
+    let Some(conversation) = store.get_conversation(app_id, id).await? else {
+        return Ok(None);
+    };
+    let member = store.get_member(app_id, id, user_id).await?;
+    Ok(Some(Access {
+        kind: conversation.kind,
+        visibility: conversation.visibility,
+        role: member.map(|member| member.role),
+    }))
 }

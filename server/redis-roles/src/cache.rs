@@ -547,15 +547,7 @@ impl<S: Store> Store for CachedStore<S> {
                 Err(error) => self.failed("access", &error),
             }
         }
-        let Some(conversation) = self.get_conversation(app_id, id).await? else {
-            return Ok(None);
-        };
-        let member = self.get_member(app_id, id, user_id).await?;
-        Ok(Some(Access {
-            kind: conversation.kind,
-            visibility: conversation.visibility,
-            role: member.map(|member| member.role),
-        }))
+        cc_core::store::access_from_rows(self, app_id, id, user_id).await
     }
 
     async fn get_member(
