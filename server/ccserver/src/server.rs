@@ -179,6 +179,15 @@ pub async fn run(
         drain_state.set_ready(false);
         drain_state.gateway.drain().await;
     };
+    // TCP_NODELAY on every accepted socket. Without it Nagle's algorithm holds a small frame
+    // while an earlier one is unacknowledged, and the client's delayed ACK releases it up to 40 ms
+    // later: measured, that was the whole send-to-deliver p99 (~44 ms against a p50 of 2 ms).
+    let listener =
+        axum::serve::ListenerExt::tap_io(listener, |socket: &mut tokio::net::TcpStream| {
+            if let Err(error) = socket.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
     axum::serve(listener, router.into_make_service())
         .with_graceful_shutdown(signal)
         .await
