@@ -20,7 +20,46 @@ pub struct Histogram {
     sum_micros: AtomicU64,
 }
 
+/// Observations gathered without atomics (one connection's write batch), then added to a
+/// [`Histogram`] at once: fan-out observes every delivery, and per-delivery atomic adds on
+/// counters shared by all worker threads bounce their cache lines between cores.
+#[derive(Default)]
+pub struct Tally {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum_micros: u64,
+}
+
+impl Tally {
+    pub fn observe(&mut self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        if let Some(index) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.counts[index] += 1;
+        }
+        self.count += 1;
+        self.sum_micros += elapsed.as_micros() as u64;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
 impl Histogram {
+    pub fn merge(&self, tally: &Tally) {
+        if tally.count == 0 {
+            return;
+        }
+        for (count, added) in self.counts.iter().zip(tally.counts) {
+            if added > 0 {
+                count.fetch_add(added, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(tally.count, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(tally.sum_micros, Ordering::Relaxed);
+    }
+
     pub fn observe(&self, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         if let Some(index) = BUCKETS.iter().position(|bound| seconds <= *bound) {
@@ -154,10 +193,17 @@ mod tests {
     fn renders_prometheus_text() {
         let metrics = Metrics::default();
         metrics.send_to_deliver.observe(Duration::from_micros(700));
+        let mut tally = Tally::default();
+        tally.observe(Duration::from_micros(300));
+        tally.observe(Duration::from_millis(3));
+        metrics.send_to_deliver.merge(&tally);
         metrics.error(ErrorCode::RateLimited);
         metrics.http("/v1/users", "GET", 200, Duration::from_millis(3));
         let text = metrics.render();
-        assert!(text.contains("cc_send_to_deliver_seconds_bucket{le=\"0.001\"} 1"));
+        assert!(text.contains("cc_send_to_deliver_seconds_bucket{le=\"0.0005\"} 1"));
+        assert!(text.contains("cc_send_to_deliver_seconds_bucket{le=\"0.001\"} 2"));
+        assert!(text.contains("cc_send_to_deliver_seconds_bucket{le=\"0.005\"} 3"));
+        assert!(text.contains("cc_send_to_deliver_seconds_count 3"));
         assert!(text.contains("cc_errors_total{code=\"rate_limited\"} 1"));
         assert!(text.contains("cc_http_request_duration_seconds_count{route=\"/v1/users\",method=\"GET\",status=\"200\"} 1"));
     }

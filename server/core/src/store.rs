@@ -124,7 +124,12 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Member>>;
     /// Every member's id: the recipients of the conversation's events.
-    async fn member_ids(&self, app_id: &AppId, id: &ConversationId) -> StoreResult<Vec<UserId>>;
+    /// Shared, not copied: a send fans out to this list, and a large group's ids are hundreds of strings.
+    async fn member_ids(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+    ) -> StoreResult<std::sync::Arc<[UserId]>>;
     /// Adds the member (or changes the role of an existing one). Returns true when newly added.
     async fn upsert_member(
         &self,

@@ -257,7 +257,11 @@ impl<S: Store> Store for MetaStore<S> {
         self.inner.list_members(app_id, id, after, limit).await
     }
 
-    async fn member_ids(&self, app_id: &AppId, id: &ConversationId) -> StoreResult<Vec<UserId>> {
+    async fn member_ids(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+    ) -> StoreResult<std::sync::Arc<[UserId]>> {
         self.inner.member_ids(app_id, id).await
     }
 

@@ -619,7 +619,11 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.list_members(app_id, id, after, limit).await
     }
 
-    async fn member_ids(&self, app_id: &AppId, id: &ConversationId) -> StoreResult<Vec<UserId>> {
+    async fn member_ids(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+    ) -> StoreResult<std::sync::Arc<[UserId]>> {
         let keys = self.keys(app_id, id);
         if !self.readable() {
             self.counters.misses.fetch_add(1, Ordering::Relaxed);
@@ -634,7 +638,7 @@ impl<S: Store> Store for CachedStore<S> {
         let version = match read {
             Ok((Some(text), _)) => {
                 if let Ok(ids) = serde_json::from_str::<Vec<UserId>>(&text) {
-                    return self.hit(ids);
+                    return self.hit(ids.into());
                 }
                 None
             }
@@ -646,7 +650,7 @@ impl<S: Store> Store for CachedStore<S> {
         };
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
         let ids = self.inner.member_ids(app_id, id).await?;
-        self.fill(&keys, version, &keys.ids, json(&ids)).await;
+        self.fill(&keys, version, &keys.ids, json(&&ids[..])).await;
         Ok(ids)
     }
 

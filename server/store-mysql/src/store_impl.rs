@@ -140,8 +140,12 @@ impl Store for MysqlStore {
         self.member_rows(app_id, id, after, limit).await
     }
 
-    async fn member_ids(&self, app_id: &AppId, id: &ConversationId) -> StoreResult<Vec<UserId>> {
-        self.member_id_rows(app_id, id).await
+    async fn member_ids(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+    ) -> StoreResult<std::sync::Arc<[UserId]>> {
+        self.member_id_rows(app_id, id).await.map(Into::into)
     }
 
     async fn upsert_member(

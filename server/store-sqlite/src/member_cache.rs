@@ -21,7 +21,7 @@ pub(crate) struct Entry {
     pub(crate) visibility: Visibility,
     pub(crate) roles: HashMap<UserId, Role>,
     /// The same members as `roles`, as the fan-out wants them.
-    pub(crate) ids: Vec<UserId>,
+    pub(crate) ids: std::sync::Arc<[UserId]>,
 }
 
 impl Entry {

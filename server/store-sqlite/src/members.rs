@@ -59,12 +59,11 @@ impl SqliteStore {
         &self,
         app_id: &AppId,
         id: &ConversationId,
-    ) -> StoreResult<Vec<UserId>> {
+    ) -> StoreResult<Arc<[UserId]>> {
         Ok(self
             .cached_entry(app_id, id)
             .await?
-            .map(|entry| entry.ids.clone())
-            .unwrap_or_default())
+            .map_or_else(|| Arc::from([]), |entry| Arc::clone(&entry.ids)))
     }
 
     pub(crate) async fn access_row(

@@ -149,7 +149,11 @@ impl Store for SqliteStore {
         self.member_rows(app_id, id, after, limit).await
     }
 
-    async fn member_ids(&self, app_id: &AppId, id: &ConversationId) -> StoreResult<Vec<UserId>> {
+    async fn member_ids(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+    ) -> StoreResult<std::sync::Arc<[UserId]>> {
         self.member_id_rows(app_id, id).await
     }
 

@@ -313,7 +313,8 @@ async fn cached_member_lists_follow_membership_writes() {
         )
         .await
         .unwrap();
-    let sorted = |mut ids: Vec<UserId>| {
+    let sorted = |ids: std::sync::Arc<[UserId]>| {
+        let mut ids = ids.to_vec();
         ids.sort();
         ids.into_iter().map(|u| u.0).collect::<Vec<_>>()
     };

@@ -3,7 +3,8 @@
 //! session logic does not depend on a real network.
 
 use super::handle::{ConnHandle, OutFrame};
-use super::ops::{self, Conn};
+use super::ops::{self, Admit, Conn};
+use crate::metrics::Tally;
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message};
 use cc_core::Principal;
@@ -226,9 +227,12 @@ async fn write_batch<S: Socket>(
     let write = async {
         let mut next = Some(first);
         let mut written = 0;
+        // One clock read per batch for the send-to-deliver histogram, not one per frame.
+        let mut now = None;
+        let mut tally = Tally::default();
         while let Some(frame) = next {
-            if !conn.already_replayed(&frame) {
-                if let Some((conversation, after)) = conn.gap_before(&frame) {
+            let admit = match conn.admit(&frame) {
+                Admit::Gap(conversation, after) => {
                     let seq = frame.message_key.as_ref().map_or(after, |(_, seq)| *seq);
                     let mut last = after;
                     for message in conn.fill_gap(&conversation, after, seq).await {
@@ -242,19 +246,21 @@ async fn write_batch<S: Socket>(
                             conn.mark_written(&conversation, message.seq);
                         }
                     }
-                    if conn.gap_before(&frame).is_some() {
+                    if conn.gap_before(&frame) {
                         // Not fillable now: the client resumes from what it has (protocol §2.4).
                         conn.handle_close(CloseCode::Restart);
                         break;
                     }
+                    conn.mark_written(&conversation, seq);
+                    Admit::Write
                 }
-                if let Some((conversation, seq)) = &frame.message_key {
-                    conn.mark_written(conversation, *seq);
-                }
+                other => other,
+            };
+            if matches!(admit, Admit::Write) {
                 socket.feed(Message::Text(frame.text.clone())).await?;
                 if let Some(published_at) = frame.published_at {
-                    metrics.messages_delivered.fetch_add(1, Ordering::Relaxed);
-                    metrics.send_to_deliver.observe(published_at.elapsed());
+                    let now = *now.get_or_insert_with(Instant::now);
+                    tally.observe(now.saturating_duration_since(published_at));
                 }
             }
             written += 1;
@@ -264,6 +270,10 @@ async fn write_batch<S: Socket>(
                 None
             };
         }
+        metrics
+            .messages_delivered
+            .fetch_add(tally.count(), Ordering::Relaxed);
+        metrics.send_to_deliver.merge(&tally);
         socket.flush().await
     };
     matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))

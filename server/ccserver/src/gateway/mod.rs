@@ -52,7 +52,7 @@ impl Gateway {
     }
 
     pub fn connection_count(&self) -> usize {
-        self.registry.all().len()
+        self.registry.len()
     }
 
     /// Refuse new connections, then close the open ones with 1012 spread evenly over the drain
@@ -94,14 +94,12 @@ impl Gateway {
             published_at: message_key.as_ref().map(|_| Instant::now()),
             message_key,
         });
-        for user_id in users {
-            self.registry
-                .for_user(&envelope.app_id, user_id, |connection| {
-                    if connection.is_live() {
-                        connection.offer(&out);
-                    }
-                });
-        }
+        self.registry
+            .for_users(&envelope.app_id, users, |connection| {
+                if connection.is_live() {
+                    connection.offer(&out);
+                }
+            });
     }
 }
 

@@ -16,7 +16,15 @@ pub(crate) struct Conn {
     pub principal: Principal,
     handle: Arc<ConnHandle>,
     /// Highest `seq` a resume sent per conversation: queued live copies up to it are skipped.
-    replayed: HashMap<ConversationId, i64>,
+    replayed: HashMap<ConversationId, i64, foldhash::fast::FixedState>,
+}
+
+/// See [`Conn::admit`].
+pub(crate) enum Admit {
+    Write,
+    Skip,
+    /// (conversation, last `seq` written)
+    Gap(ConversationId, i64),
 }
 
 impl Conn {
@@ -25,27 +33,43 @@ impl Conn {
             state,
             principal,
             handle,
-            replayed: HashMap::new(),
+            replayed: HashMap::default(),
         }
     }
 
-    pub fn already_replayed(&self, frame: &OutFrame) -> bool {
-        match &frame.message_key {
-            Some((conversation, seq)) if !self.replayed.is_empty() => self
-                .replayed
-                .get(conversation)
-                .is_some_and(|upto| seq <= upto),
-            _ => false,
+    /// What to do with a queued live frame, in one look-up of its conversation: write it, skip it
+    /// (a resume already sent it), or first fill the gap before it — for a live `message` of a
+    /// resumed conversation that skips `seq`s after the last one this connection wrote: the last line
+    /// of defence for the no-silent-gap rule, whatever upstream missed it (a fan-out before this
+    /// connection went live that a stale read did not replay). A frame to write is recorded as
+    /// written.
+    pub fn admit(&mut self, frame: &OutFrame) -> Admit {
+        let Some((conversation, seq)) = &frame.message_key else {
+            return Admit::Write;
+        };
+        let Some(upto) = self.replayed.get_mut(conversation) else {
+            return Admit::Write;
+        };
+        if *seq <= *upto {
+            Admit::Skip
+        } else if *seq > *upto + 1 {
+            Admit::Gap(conversation.clone(), *upto)
+        } else {
+            *upto = *seq;
+            Admit::Write
         }
     }
 
-    /// For a live `message` of a resumed conversation that skips `seq`s after the last one this connection
-    /// wrote: (conversation, last written). The last line of defence for the no-silent-gap rule, whatever
-    /// upstream missed it (a fan-out before this connection went live that a stale read did not replay).
-    pub fn gap_before(&self, frame: &OutFrame) -> Option<(ConversationId, i64)> {
-        let (conversation, seq) = frame.message_key.as_ref()?;
-        let upto = *self.replayed.get(conversation)?;
-        (*seq > upto + 1).then(|| (conversation.clone(), upto))
+    /// The `Gap` of [`Self::admit`] without recording anything: is there still one before `frame`?
+    pub fn gap_before(&self, frame: &OutFrame) -> bool {
+        frame
+            .message_key
+            .as_ref()
+            .is_some_and(|(conversation, seq)| {
+                self.replayed
+                    .get(conversation)
+                    .is_some_and(|upto| *seq > *upto + 1)
+            })
     }
 
     /// Asks this connection to close (the client reconnects and resumes).
@@ -232,7 +256,7 @@ async fn handle(conn: &mut Conn, frame: ClientFrame) -> Result<Vec<ServerFrame>,
 }
 
 /// Go live first, then read the store: anything committed meanwhile is both queued and replayed,
-/// and the queued copy is skipped by `already_replayed`. Nothing falls between the two.
+/// and the queued copy is skipped by `Conn::admit`. Nothing falls between the two.
 async fn resume_frames(conn: &mut Conn, resume: ResumeFrame) -> Vec<ServerFrame> {
     conn.handle.set_live();
     let service = Arc::clone(&conn.state.service);

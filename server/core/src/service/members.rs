@@ -38,7 +38,7 @@ impl ChatService {
         action: MembershipAction,
         role: Option<Role>,
     ) -> DomainResult<()> {
-        let mut recipients = self.store.member_ids(&principal.app_id, id).await?;
+        let mut recipients = self.store.member_ids(&principal.app_id, id).await?.to_vec();
         if !recipients.contains(user_id) {
             recipients.push(user_id.clone());
         }

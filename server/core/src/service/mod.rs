@@ -146,7 +146,7 @@ impl ChatService {
         conversation_id: &ConversationId,
     ) -> DomainResult<Recipients> {
         let ids = self.store.member_ids(app_id, conversation_id).await?;
-        Ok(Recipients::Users(ids.into()))
+        Ok(Recipients::Users(ids))
     }
 
     async fn rate_check(&self, principal: &Principal) -> DomainResult<()> {
