@@ -79,8 +79,7 @@ impl ChatService {
             mentions: request.mentions,
             created_at_ms: now_ms(),
         };
-        let _guard = self.stripe(&new.conversation_id).lock().await;
-        match self.store.append_message(&new).await? {
+        match self.sends.send(new.clone()).await? {
             Appended::Duplicate(existing) => {
                 // A deleted original no longer has its body to compare: the resend is a duplicate.
                 let differs = existing.body != new.body
@@ -95,18 +94,7 @@ impl ChatService {
                 }
                 Ok((existing, true))
             }
-            Appended::Created(message) => {
-                let recipients = self.members_of(app_id, &message.conversation_id).await?;
-                self.publish(
-                    app_id,
-                    recipients,
-                    DomainEvent::MessageCreated {
-                        message: message.clone(),
-                    },
-                )
-                .await;
-                Ok((message, false))
-            }
+            Appended::Created(message) => Ok((message, false)),
         }
     }
 

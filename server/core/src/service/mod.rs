@@ -7,6 +7,7 @@ mod conversations;
 mod members;
 mod messages;
 mod receipts;
+mod send_lanes;
 mod sessions;
 mod users;
 mod views;
@@ -22,7 +23,6 @@ use crate::ids::{AppId, ConversationId, UserId, now_ms};
 use crate::presence::Presence;
 use crate::store::Store;
 use cc_protocol::ErrorCode;
-use std::hash::{Hash as _, Hasher as _};
 use std::sync::Arc;
 
 /// Tunable limits of the domain (the server's config fills them).
@@ -66,16 +66,14 @@ pub struct Principal {
     pub expires_at_ms: i64,
 }
 
-/// Lock stripes serialising commit+publish per conversation, so events leave in `seq` order.
-const LOCK_STRIPES: usize = 256;
-
 pub struct ChatService {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     presence: Arc<dyn Presence>,
     keys: Arc<KeyRing>,
     limits: CoreLimits,
-    stripes: Vec<tokio::sync::Mutex<()>>,
+    /// Appends and publishes sends so that each conversation's events leave in `seq` order.
+    sends: Arc<send_lanes::SendLanes>,
 }
 
 impl ChatService {
@@ -86,16 +84,14 @@ impl ChatService {
         keys: Arc<KeyRing>,
         limits: CoreLimits,
     ) -> Self {
-        let stripes = (0..LOCK_STRIPES)
-            .map(|_| tokio::sync::Mutex::new(()))
-            .collect();
+        let sends = send_lanes::SendLanes::new(Arc::clone(&store), Arc::clone(&bus));
         Self {
             store,
             bus,
             presence,
             keys,
             limits,
-            stripes,
+            sends,
         }
     }
 
@@ -119,25 +115,8 @@ impl ChatService {
         &self.keys
     }
 
-    fn stripe(&self, conversation_id: &ConversationId) -> &tokio::sync::Mutex<()> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        conversation_id.hash(&mut hasher);
-        &self.stripes[(hasher.finish() as usize) % LOCK_STRIPES]
-    }
-
-    /// Publish one committed event. A bus failure after commit is logged: the data is safe in the
-    /// store and clients recover it by resume (the production bus adds an outbox for this gap).
     async fn publish(&self, app_id: &AppId, recipients: Recipients, event: DomainEvent) {
-        let kind = event.kind();
-        let envelope = Envelope {
-            app_id: app_id.clone(),
-            recipients,
-            event,
-            at_ms: now_ms(),
-        };
-        if let Err(error) = self.bus.publish(envelope).await {
-            tracing::error!(%error, kind, "publishing a committed event failed");
-        }
+        publish_event(self.bus.as_ref(), app_id, recipients, event).await;
     }
 
     async fn members_of(
@@ -170,5 +149,20 @@ impl ChatService {
             )
             .with_details(serde_json::json!({"retry_after_ms": retry_after_ms}))
         })
+    }
+}
+
+/// Publish one committed event. A bus failure after commit is logged: the data is safe in the
+/// store and clients recover it by resume (the production bus adds an outbox for this gap).
+async fn publish_event(bus: &dyn Bus, app_id: &AppId, recipients: Recipients, event: DomainEvent) {
+    let kind = event.kind();
+    let envelope = Envelope {
+        app_id: app_id.clone(),
+        recipients,
+        event,
+        at_ms: now_ms(),
+    };
+    if let Err(error) = bus.publish(envelope).await {
+        tracing::error!(%error, kind, "publishing a committed event failed");
     }
 }
