@@ -122,6 +122,95 @@ async fn concurrent_sends_get_gap_free_seqs_and_survive_reopen() {
     assert_eq!(seqs, (1..=90).collect::<Vec<_>>());
 }
 
+/// Records the `seq` of every published `message_created`, in publish order.
+#[derive(Default)]
+struct Published(std::sync::Mutex<Vec<i64>>);
+
+impl cc_core::bus::EventSink for Published {
+    fn deliver(&self, envelope: &Arc<cc_core::events::Envelope>) {
+        if let cc_core::events::DomainEvent::MessageCreated { message } = &envelope.event {
+            self.0.lock().unwrap().push(message.seq);
+        }
+    }
+}
+
+/// Sends of one conversation are appended in batches and published in `seq` order; a sender that
+/// gives up while leading a batch (a REST client that hung up) hands the stripe on instead of
+/// stranding the sends queued behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_sends_publish_in_seq_order_and_survive_a_dropped_leader() {
+    use cc_core::bus::Bus as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("chat.db"), Durability::Normal)
+        .await
+        .unwrap();
+    let bus = Arc::new(InProcessBus::new());
+    let published = Arc::new(Published::default());
+    bus.subscribe(published.clone());
+    let limits = CoreLimits {
+        messages_per_sec: 10_000,
+        message_burst: 10_000,
+        ..CoreLimits::default()
+    };
+    let service = Arc::new(ChatService::new(
+        Arc::new(store),
+        bus,
+        Arc::new(InProcessPresence::new()),
+        Arc::new(KeyRing::from_seeds(&[("k1", [3; 32], true)])),
+        limits,
+    ));
+    let (app, conversation) = setup(&service).await;
+    let mut kept = Vec::new();
+    for n in 0..300 {
+        let (service, app, conversation) = (service.clone(), app.clone(), conversation.clone());
+        let sender = ["alice", "bob", "carol"][n % 3];
+        let task = tokio::spawn(async move {
+            service
+                .send_message(
+                    &principal(&app, sender),
+                    send(&conversation, &format!("m{n}"), "x"),
+                )
+                .await
+        });
+        if n % 7 == 0 {
+            // Dropped wherever it is: waiting, leading a batch, or done.
+            task.abort();
+        } else {
+            kept.push(task);
+        }
+    }
+    let acked = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut acked = Vec::new();
+        for task in kept {
+            let (message, _) = task.await.unwrap().expect("a kept send is acknowledged");
+            acked.push(message.seq);
+        }
+        acked
+    })
+    .await
+    .expect("sends were stranded behind a finished or dropped batch");
+    // The stripe still takes sends.
+    let (last, _) = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        service.send_message(&principal(&app, "alice"), send(&conversation, "last", "x")),
+    )
+    .await
+    .expect("the stripe was stranded")
+    .unwrap();
+    let order = published.0.lock().unwrap().clone();
+    assert!(
+        order.windows(2).all(|pair| pair[0] < pair[1]),
+        "published out of seq order: {order:?}"
+    );
+    assert_eq!(order.last(), Some(&last.seq));
+    for seq in acked {
+        assert!(
+            order.contains(&seq),
+            "acknowledged seq {seq} was never published"
+        );
+    }
+}
+
 #[tokio::test]
 async fn idempotent_resend_and_conflict() {
     let dir = tempfile::tempdir().unwrap();
