@@ -172,6 +172,12 @@ pub trait Store: Send + Sync + 'static {
     /// parent's `reply_count` for a thread reply, and returns the stored message unchanged when
     /// (`conversation`, `sender`, `client_msg_id`) exists already.
     async fn append_message(&self, message: &NewMessage) -> StoreResult<Appended>;
+    /// True when concurrent appends are cheaper than one after another (a group commit), so a batch
+    /// of one conversation's sends is appended at once. False (one at a time, in order) for a store
+    /// whose appends to one conversation queue on a row lock, each holding a pooled connection.
+    fn group_commits_appends(&self) -> bool {
+        false
+    }
     async fn get_message(
         &self,
         app_id: &AppId,

@@ -316,6 +316,10 @@ impl<S: Store> Store for MetaStore<S> {
         self.inner.co_member_ids(app_id, user_id, limit).await
     }
 
+    fn group_commits_appends(&self) -> bool {
+        self.inner.group_commits_appends()
+    }
+
     async fn append_message(&self, message: &NewMessage) -> StoreResult<Appended> {
         self.inner.append_message(message).await
     }

@@ -710,6 +710,10 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.co_member_ids(app_id, user_id, limit).await
     }
 
+    fn group_commits_appends(&self) -> bool {
+        self.inner.group_commits_appends()
+    }
+
     async fn append_message(&self, message: &NewMessage) -> StoreResult<Appended> {
         let keys = self.keys(&message.app_id, &message.conversation_id);
         // Read before the commit: an edit or delete committed after ours moves it and stops our cache write.

@@ -207,6 +207,11 @@ impl Store for SqliteStore {
         self.co_member_rows(app_id, user_id, limit).await
     }
 
+    /// The appender thread commits every waiting append in one transaction.
+    fn group_commits_appends(&self) -> bool {
+        true
+    }
+
     async fn append_message(&self, message: &NewMessage) -> StoreResult<Appended> {
         self.appender.append(message.clone()).await
     }

@@ -7,7 +7,8 @@
 //! grew faster than it drained (latency runs stuck at a p50 of 60 ms instead of 2 ms).
 //!
 //! Here the first sender to find its stripe idle leads it: it takes every send waiting in the
-//! stripe, appends them all at once (one group commit in the embedded store), publishes the created
+//! stripe, appends them all at once (one group commit in the embedded store; one after another in
+//! a store that does not group-commit, see `Store::group_commits_appends`), publishes the created
 //! messages sorted by `seq`, then answers every sender of the batch. Sends arriving meanwhile wait
 //! for the next batch, which starts only after this one is published, so a later `seq` is never
 //! published before an earlier one — whatever order the store committed the batch's appends in.
@@ -108,6 +109,24 @@ impl SendLanes {
     }
 
     async fn run_batch(&self, jobs: Vec<Job>) {
+        if !self.store.group_commits_appends() {
+            // One at a time, each published before the next is appended: what a row-locking store
+            // (MySQL) serialises anyway, without holding a pooled connection per queued send.
+            for job in jobs {
+                let mut result = self
+                    .store
+                    .append_message(&job.new)
+                    .await
+                    .map_err(DomainError::from);
+                if let Ok(Appended::Created(message)) = &result
+                    && let Err(error) = self.publish(message).await
+                {
+                    result = Err(error);
+                }
+                let _ = job.reply.send(result);
+            }
+            return;
+        }
         // All appends at once: the embedded store commits them in one transaction. join_all
         // polls them in order, so it also enqueues them in order, but nothing below relies on it.
         let mut results: Vec<DomainResult<Appended>> = futures_util::future::join_all(
