@@ -20,6 +20,12 @@ pub struct Histogram {
     sum_micros: AtomicU64,
 }
 
+/// The finite bucket `elapsed` falls in (`None`: only `+Inf`).
+fn bucket_of(elapsed: Duration) -> Option<usize> {
+    let seconds = elapsed.as_secs_f64();
+    BUCKETS.iter().position(|bound| seconds <= *bound)
+}
+
 /// Observations gathered without atomics (one connection's write batch), then added to a
 /// [`Histogram`] at once: fan-out observes every delivery, and per-delivery atomic adds on
 /// counters shared by all worker threads bounce their cache lines between cores.
@@ -32,8 +38,7 @@ pub struct Tally {
 
 impl Tally {
     pub fn observe(&mut self, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        if let Some(index) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+        if let Some(index) = bucket_of(elapsed) {
             self.counts[index] += 1;
         }
         self.count += 1;
@@ -61,8 +66,7 @@ impl Histogram {
     }
 
     pub fn observe(&self, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        if let Some(index) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+        if let Some(index) = bucket_of(elapsed) {
             self.counts[index].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
