@@ -2,7 +2,8 @@
 //! pushes the WAL past 1,000 pages, so every message of that group commit waits for a few MB of
 //! page copies and an fsync: that was the tail of send-to-ack latency. The writing connections turn
 //! automatic checkpoints off (`wal_autocheckpoint = 0`) and this thread runs a `PASSIVE` checkpoint
-//! every `PERIOD`, which copies what it can without blocking readers or the writer.
+//! every `PERIOD`, which copies what it can without blocking readers or the writer, and rewinds
+//! the WAL once it passes `REWIND_PAGES`.
 
 use rusqlite::Connection;
 use std::path::Path;
@@ -12,13 +13,14 @@ use std::time::Duration;
 /// How often the WAL is copied back into the database. At the appender's peak (~10k messages/s) this
 /// keeps the WAL to a few thousand pages between checkpoints.
 const PERIOD: Duration = Duration::from_millis(250);
-/// WAL size (pages) from which a fully checkpointed WAL is rewound. SQLite rewinds the WAL only
-/// when a writer finds it entirely checkpointed, which a `PASSIVE` checkpoint racing a busy writer
-/// never achieves: the WAL then grows for as long as the load lasts (330 MB in a 10 s fan-out
+/// WAL size (pages) from which the WAL is rewound. SQLite rewinds the WAL only when a writer finds
+/// it entirely checkpointed with no reader's snapshot in it, which a `PASSIVE` checkpoint racing a
+/// busy writer and pooled readers rarely achieves: the WAL then grows for as long as the load lasts (330 MB in a 10 s fan-out
 /// benchmark), and every commit extends the file (block allocation and page zeroing in the
 /// kernel: 5–8% of the server's CPU in that profile), and every read searches a growing WAL
-/// index. A rewind holds up the writer briefly, so it should not come too often: at 8 MB, send
-/// latency p99 was about twice that at 64 MB in the latency benchmark. 16,000 pages is 64 MB.
+/// index. A rewind holds up the writer briefly, so it should not come too often: in single runs
+/// of the latency benchmark, send p99 at an 8 MB threshold was about twice that at 64 MB.
+/// 16,000 pages is 64 MB.
 const REWIND_PAGES: i64 = 16_000;
 /// How long a rewind waits for the write lock and for readers, holding up the writer meanwhile.
 const REWIND_WAIT: Duration = Duration::from_millis(20);
