@@ -186,8 +186,19 @@ async function openConversation(id) {
   $("composer-text").focus();
 }
 
+// What a message field means when the server leaves it out (protocol §2.3).
+const MESSAGE_DEFAULTS = {
+  parent_id: null,
+  reply_count: 0,
+  mentions: [],
+  edited_at_ms: null,
+  deleted: false,
+};
+
 // Stores a message (live, replayed, history or our own ack); returns true when it is new.
-function storeMessage(message) {
+function storeMessage(received) {
+  // `reactions` is copied: onReaction updates it in place.
+  const message = { ...MESSAGE_DEFAULTS, ...received, reactions: { ...received.reactions } };
   let conversation = state.conversations.get(message.conversation_id);
   if (!conversation) return false;
   const known = conversation.messages.has(message.seq);
@@ -386,13 +397,7 @@ function onAck(frame) {
       sender_id: state.session.user_id,
       client_msg_id: frame.client_msg_id,
       body: pending.body,
-      parent_id: null,
-      reply_count: 0,
-      mentions: [],
-      reactions: {},
       created_at_ms: frame.server_time_ms,
-      edited_at_ms: null,
-      deleted: false,
     });
     if (frame.conversation_id === state.activeId) renderMessages();
   }

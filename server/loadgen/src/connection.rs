@@ -600,7 +600,7 @@ mod tests {
 
     #[test]
     fn reads_a_message_frame_without_the_rest() {
-        let text = r#"{"op":"message","message":{"id":"m","conversation_id":"c1","seq":4,"sender_id":"a","client_msg_id":"lg-1","body":{"type":"text","text":"lg 0 10 1"},"parent_id":null,"reply_count":0,"mentions":[],"reactions":{},"created_at_ms":1,"edited_at_ms":null,"deleted":false}}"#;
+        let text = r#"{"op":"message","message":{"id":"m","conversation_id":"c1","seq":4,"sender_id":"a","client_msg_id":"lg-1","body":{"type":"text","text":"lg 0 10 1"},"mentions":["b"],"reactions":{"x":1},"created_at_ms":1}}"#;
         let frame: Incoming = serde_json::from_str(text).unwrap();
         assert_eq!(frame.op, "message");
         let field = frame.message.unwrap();
