@@ -27,6 +27,11 @@ use tokio::sync::oneshot;
 
 /// Most appends in one transaction.
 const BATCH: usize = 256;
+/// The appender's page cache (KiB; SQLite's default is 2 MiB). Each append touches the messages
+/// B-tree and its indexes where that conversation's rows sit, so with many active conversations
+/// the working set is spread over the whole index: at 2 MiB the appender thread spent a fifth of
+/// its time re-reading pages through `pread` (profile in docs/performance.md, fourth round).
+const APPENDER_CACHE_KIB: i64 = 64 * 1024;
 
 /// What the thread decided for one append.
 #[derive(Debug)]
@@ -74,6 +79,7 @@ impl Appender {
         )?;
         // Checkpoints run on their own thread (`checkpointer`), never inside a group commit.
         connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+        connection.pragma_update(None, "cache_size", -APPENDER_CACHE_KIB)?;
         connection.set_prepared_statement_cache_capacity(16);
         let (requests, receiver) = std_mpsc::sync_channel(4 * BATCH);
         std::thread::Builder::new()
