@@ -48,14 +48,58 @@ impl Entry {
     }
 }
 
-#[derive(Debug, Default)]
+/// Lanes for loading missing entries: a miss loads under its key's lane, so concurrent misses of one
+/// conversation run its queries once. More lanes than the reader pool has connections, so loads of
+/// different conversations still run side by side.
+const LOAD_LANES: usize = 64;
+
+#[derive(Debug)]
 pub(crate) struct MemberCache {
     entries: Mutex<HashMap<Key, Arc<Entry>>>,
     /// Bumped by every write that changes an entry, so a read that raced with a write is not cached.
     generation: AtomicU64,
+    load_lanes: [tokio::sync::Mutex<()>; LOAD_LANES],
+    /// Entries read from the database (misses that ran the queries).
+    loads: AtomicU64,
+}
+
+impl Default for MemberCache {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+            generation: AtomicU64::default(),
+            load_lanes: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+            loads: AtomicU64::default(),
+        }
+    }
 }
 
 impl MemberCache {
+    /// Held while a missing entry is read: when a run starts, thousands of senders miss the same
+    /// group at once, and each one reading its member list (a 500-row query) took seconds.
+    /// Callers look the entry up again once they hold the lane.
+    pub(crate) async fn load_lane(
+        &self,
+        app_id: &AppId,
+        id: &ConversationId,
+    ) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one((&app_id.0, &id.0));
+        // The remainder is below LOAD_LANES, so it fits in usize.
+        #[allow(clippy::cast_possible_truncation)]
+        let lane = (hash % LOAD_LANES as u64) as usize;
+        self.load_lanes[lane].lock().await
+    }
+
+    pub(crate) fn count_load(&self) {
+        self.loads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn get(&self, app_id: &AppId, id: &ConversationId) -> Option<Arc<Entry>> {
         let entries = self
             .entries

@@ -87,6 +87,11 @@ impl SqliteStore {
         if let Some(entry) = self.member_cache.get(app_id, id) {
             return Ok(Some(entry));
         }
+        let _lane = self.member_cache.load_lane(app_id, id).await;
+        if let Some(entry) = self.member_cache.get(app_id, id) {
+            return Ok(Some(entry));
+        }
+        self.member_cache.count_load();
         let generation = self.member_cache.generation();
         let Some(conversation) = self.conversation_row(app_id, id).await? else {
             return Ok(None);
@@ -344,6 +349,68 @@ mod tests {
             steps.iter().all(|step| !step.starts_with("SCAN")),
             "no full scan: {steps:?}"
         );
+        store.close().await;
+    }
+
+    /// When a run starts, every sender of a group misses the cache at the same moment: the
+    /// member list must be read once, not once per sender.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_read_a_member_list_once() {
+        use cc_core::ids::{AppId, ConversationId, UserId};
+        use cc_core::model::{App, Conversation, ConversationKind, Role};
+        use cc_core::store::Store as _;
+        use cc_protocol::rest::Visibility;
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("chat.db"), Durability::Normal)
+            .await
+            .expect("open");
+        let app_id = AppId("app".into());
+        let id = ConversationId("group".into());
+        store
+            .create_app(&App {
+                id: app_id.clone(),
+                name: "app".into(),
+                created_at_ms: 1,
+            })
+            .await
+            .expect("app");
+        let members: Vec<(UserId, Role)> = (0..500)
+            .map(|n| (UserId(format!("user-{n:03}")), Role::Member))
+            .collect();
+        store
+            .create_conversation(
+                &Conversation {
+                    app_id: app_id.clone(),
+                    id: id.clone(),
+                    kind: ConversationKind::Group,
+                    name: "g".into(),
+                    visibility: Visibility::Private,
+                    password_hash: None,
+                    metadata: serde_json::json!({}),
+                    direct_key: None,
+                    last_seq: 0,
+                    member_count: 500,
+                    created_at_ms: 1,
+                },
+                &members,
+            )
+            .await
+            .expect("conversation");
+        store.member_cache.invalidate(&app_id, &id);
+        let loads_before = store.member_cache.loads();
+
+        let readers: Vec<_> = (0..200)
+            .map(|_| {
+                let (store, app_id, id) = (store.clone(), app_id.clone(), id.clone());
+                tokio::spawn(async move { store.member_ids(&app_id, &id).await })
+            })
+            .collect();
+        for reader in readers {
+            let ids = reader.await.expect("task").expect("member ids");
+            assert_eq!(ids.len(), 500);
+        }
+        assert_eq!(store.member_cache.loads() - loads_before, 1);
         store.close().await;
     }
 }
