@@ -60,7 +60,8 @@ pub struct Args {
     #[arg(long)]
     pub server_pid: Option<u32>,
 
-    /// After sending stops, how long to wait for outstanding deliveries before counting losses.
+    /// After sending stops, outstanding deliveries are awaited for as long as they keep arriving;
+    /// once none has arrived (nor any ack) for this long, what is still missing counts as lost.
     #[arg(long, default_value = "5s")]
     pub drain: String,
 

@@ -230,10 +230,16 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
             })
             .sum()
     };
-    let _ = wait_until("outstanding deliveries", settings.drain, || {
-        shared.acked.load(Ordering::Relaxed) >= sent
-            && shared.fresh_deliveries.load(Ordering::Relaxed) >= expected_deliveries()
-    })
+    // A server that is behind keeps delivering its backlog: wait as long as deliveries progress
+    // (within --deadline), so that what is counted lost is what stopped arriving, not what was late.
+    wait_while_progressing(
+        settings.drain,
+        || shared.fresh_deliveries.load(Ordering::Relaxed) + shared.acked.load(Ordering::Relaxed),
+        || {
+            shared.acked.load(Ordering::Relaxed) >= sent
+                && shared.fresh_deliveries.load(Ordering::Relaxed) >= expected_deliveries()
+        },
+    )
     .await;
     let busy_secs = send_started.elapsed().as_secs_f64();
     let deliveries = shared.deliveries.load(Ordering::Relaxed) - deliveries_start;
@@ -303,6 +309,23 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
         delivery: totals,
         errors,
     })
+}
+
+/// Polls `done` every 20 ms until it holds, or until `progress` (a counter) has not moved for `stall`.
+async fn wait_while_progressing(
+    stall: Duration,
+    progress: impl Fn() -> u64,
+    mut done: impl FnMut() -> bool,
+) {
+    let mut last = progress();
+    let mut moved_at = Instant::now();
+    while !done() && moved_at.elapsed() < stall {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = progress();
+        if now != last {
+            (last, moved_at) = (now, Instant::now());
+        }
+    }
 }
 
 /// Polls `done` every 20 ms until it holds or `limit` passes.

@@ -127,7 +127,7 @@ impl Report {
         let d = &self.delivery;
         let _ = writeln!(
             out,
-            "delivery check       expected {} received {} lost (not delivered by the end of --drain) {} \
+            "delivery check       expected {} received {} lost (still missing after --drain without progress) {} \
              duplicated-as-shown {} (same seq again: {}) reordered {} gaps {}",
             d.expected,
             d.received,
