@@ -10,6 +10,9 @@ use cc_protocol::MessageBody;
 use sqlx::Row as _;
 use std::collections::BTreeMap;
 
+/// A thread's replies after a `seq`; served by the replies-only `messages_thread` index.
+const REPLIES: &str = "SELECT * FROM messages WHERE app_id = ? AND conversation_id = ? AND parent_id = ? AND seq > ? ORDER BY seq LIMIT ?";
+
 impl SqliteStore {
     pub(crate) async fn message_row(
         &self,
@@ -65,7 +68,7 @@ impl SqliteStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        let found = sqlx::query("SELECT * FROM messages WHERE app_id = ? AND conversation_id = ? AND parent_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+        let found = sqlx::query(REPLIES)
             .bind(&app_id.0)
             .bind(&id.0)
             .bind(&parent.0)
@@ -194,5 +197,38 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(map)?;
         Ok((changed, summary.get(emoji).copied().unwrap_or(0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::REPLIES;
+    use crate::{Durability, SqliteStore};
+    use sqlx::Row as _;
+
+    #[tokio::test]
+    async fn replies_are_read_through_the_replies_only_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("chat.db"), Durability::Normal)
+            .await
+            .expect("open");
+        let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {REPLIES}"))
+            .bind("app")
+            .bind("conversation")
+            .bind("parent")
+            .bind(0_i64)
+            .bind(50_i64)
+            .fetch_all(&store.reader)
+            .await
+            .expect("explain");
+        let steps: Vec<String> = plan
+            .iter()
+            .map(|row| row.get::<String, _>("detail"))
+            .collect();
+        assert_eq!(
+            steps,
+            ["SEARCH messages USING INDEX messages_thread (app_id=? AND conversation_id=? AND parent_id=? AND seq>?)"],
+        );
+        store.close().await;
     }
 }
