@@ -227,7 +227,9 @@ mod tests {
             .collect();
         assert_eq!(
             steps,
-            ["SEARCH messages USING INDEX messages_thread (app_id=? AND conversation_id=? AND parent_id=? AND seq>?)"],
+            [
+                "SEARCH messages USING INDEX messages_thread (app_id=? AND conversation_id=? AND parent_id=? AND seq>?)"
+            ],
         );
         store.close().await;
     }
