@@ -160,7 +160,7 @@ async fn run_loop<S: Socket>(
                 if queue.is_empty() {
                     tokio::task::yield_now().await;
                 }
-                if !Box::pin(write_batch(socket, conn, first, queue)).await {
+                if !Box::pin(write_batch(socket, conn, &[], Some(first), queue)).await {
                     return End::Gone;
                 }
             }
@@ -179,7 +179,10 @@ async fn run_loop<S: Socket>(
                     }
                     Some(Ok(Message::Text(text))) => {
                         let answers = Box::pin(ops::handle_text(conn, text.as_str())).await;
-                        if !Box::pin(write_frames(socket, &answers)).await {
+                        // What was queued meanwhile goes out in the same write: for a send, that is
+                        // the echo of the message itself, published before the ack was answered.
+                        let queued = queue.try_recv().ok();
+                        if !Box::pin(write_batch(socket, conn, &answers, queued, queue)).await {
                             return End::Gone;
                         }
                     }
@@ -216,16 +219,23 @@ async fn write_frames<S: Socket>(socket: &mut S, frames: &[ServerFrame]) -> bool
     matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
 }
 
-/// Write the first queued frame and everything else already queued, then flush once.
+/// Write `answers`, then the first queued frame and everything else already queued, then flush once.
 async fn write_batch<S: Socket>(
     socket: &mut S,
     conn: &mut Conn,
-    first: Arc<OutFrame>,
+    answers: &[ServerFrame],
+    first: Option<Arc<OutFrame>>,
     queue: &mut tokio::sync::mpsc::Receiver<Arc<OutFrame>>,
 ) -> bool {
+    if answers.is_empty() && first.is_none() {
+        return true;
+    }
     let metrics = Arc::clone(&conn.state.metrics);
     let write = async {
-        let mut next = Some(first);
+        for answer in answers {
+            socket.feed(Message::Text(answer.to_json().into())).await?;
+        }
+        let mut next = first;
         let mut written = 0;
         // One clock read per batch for the send-to-deliver histogram, not one per frame.
         let mut now = None;
