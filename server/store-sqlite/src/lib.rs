@@ -15,6 +15,8 @@ mod error;
 mod member_cache;
 mod members;
 mod messages;
+#[cfg(test)]
+mod query_plan;
 mod rows;
 mod store_impl;
 mod users;

@@ -319,8 +319,7 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::CO_MEMBERS;
-    use crate::{Durability, SqliteStore};
-    use sqlx::Row as _;
+    use crate::{Durability, SqliteStore, query_plan};
 
     #[tokio::test]
     async fn co_members_start_from_the_users_own_memberships() {
@@ -328,17 +327,12 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("chat.db"), Durability::Normal)
             .await
             .expect("open");
-        let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {CO_MEMBERS}"))
-            .bind("app")
-            .bind("user")
-            .bind(10_i64)
-            .fetch_all(&store.reader)
-            .await
-            .expect("explain");
-        let steps: Vec<String> = plan
-            .iter()
-            .map(|row| row.get::<String, _>("detail"))
-            .collect();
+        let sql = format!("EXPLAIN QUERY PLAN {CO_MEMBERS}");
+        let steps = query_plan::steps(
+            &store,
+            sqlx::query(&sql).bind("app").bind("user").bind(10_i64),
+        )
+        .await;
         assert!(
             steps[0].starts_with(
                 "SEARCH mine USING COVERING INDEX members_by_user (app_id=? AND user_id=?)"

@@ -203,8 +203,7 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::REPLIES;
-    use crate::{Durability, SqliteStore};
-    use sqlx::Row as _;
+    use crate::{Durability, SqliteStore, query_plan};
 
     #[tokio::test]
     async fn replies_are_read_through_the_replies_only_index() {
@@ -212,19 +211,14 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("chat.db"), Durability::Normal)
             .await
             .expect("open");
-        let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {REPLIES}"))
+        let sql = format!("EXPLAIN QUERY PLAN {REPLIES}");
+        let query = sqlx::query(&sql)
             .bind("app")
             .bind("conversation")
             .bind("parent")
             .bind(0_i64)
-            .bind(50_i64)
-            .fetch_all(&store.reader)
-            .await
-            .expect("explain");
-        let steps: Vec<String> = plan
-            .iter()
-            .map(|row| row.get::<String, _>("detail"))
-            .collect();
+            .bind(50_i64);
+        let steps = query_plan::steps(&store, query).await;
         assert_eq!(
             steps,
             [
