@@ -232,7 +232,7 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
     };
     // A server that is behind keeps delivering its backlog: wait as long as deliveries progress
     // (within --deadline), so that what is counted lost is what stopped arriving, not what was late.
-    wait_while_progressing(
+    let _ = wait_while_progressing(
         settings.drain,
         || shared.fresh_deliveries.load(Ordering::Relaxed) + shared.acked.load(Ordering::Relaxed),
         || {
@@ -311,15 +311,22 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
     })
 }
 
-/// Polls `done` every 20 ms until it holds, or until `progress` (a counter) has not moved for `stall`.
+/// Polls `done` every 20 ms until it holds, or until `progress` (a counter) has not moved for `stall`;
+/// returns whether `done` held.
 async fn wait_while_progressing(
     stall: Duration,
     progress: impl Fn() -> u64,
     mut done: impl FnMut() -> bool,
-) {
+) -> bool {
     let mut last = progress();
     let mut moved_at = Instant::now();
-    while !done() && moved_at.elapsed() < stall {
+    loop {
+        if done() {
+            return true;
+        }
+        if moved_at.elapsed() >= stall {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
         let now = progress();
         if now != last {
@@ -329,18 +336,9 @@ async fn wait_while_progressing(
 }
 
 /// Polls `done` every 20 ms until it holds or `limit` passes.
-async fn wait_until(
-    what: &str,
-    limit: Duration,
-    mut done: impl FnMut() -> bool,
-) -> anyhow::Result<()> {
-    let started = Instant::now();
-    while !done() {
-        anyhow::ensure!(
-            started.elapsed() < limit,
-            "{what}: not done after {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn wait_until(what: &str, limit: Duration, done: impl FnMut() -> bool) -> anyhow::Result<()> {
+    // A counter that never moves: the stall is the whole limit.
+    let held = wait_while_progressing(limit, || 0, done).await;
+    anyhow::ensure!(held, "{what}: not done after {limit:?}");
     Ok(())
 }
