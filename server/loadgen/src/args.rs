@@ -12,6 +12,16 @@ pub struct Args {
     #[arg(long, env = "CC_LOADGEN_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
 
+    /// The server under load: ccserver, or Centrifugo v6 for side-by-side runs of the same workload
+    /// (one channel per conversation; see `--centrifugo-secret`).
+    #[arg(long, value_enum, default_value_t = Peer::Ccserver)]
+    pub peer: Peer,
+
+    /// With `--peer centrifugo`: the HMAC secret of its `client.token.hmac_secret_key`, to sign the
+    /// users' connection tokens with.
+    #[arg(long, env = "CC_LOADGEN_CENTRIFUGO_SECRET", hide_env_values = true)]
+    pub centrifugo_secret: Option<String>,
+
     /// An API key of the app to load (`cck_…`); `ccctl up` prints the demo app's key on first start.
     #[arg(long, env = "CC_API_KEY", conflicts_with = "demo_file")]
     pub api_key: Option<String>,
@@ -82,4 +92,11 @@ pub struct Args {
     /// Exit 0 even when acknowledged messages were lost (default: exit 1).
     #[arg(long)]
     pub allow_loss: bool,
+}
+
+/// Which server a run loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Peer {
+    Ccserver,
+    Centrifugo,
 }

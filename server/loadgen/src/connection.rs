@@ -21,6 +21,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use crate::args::Peer;
 use crate::histogram::Histogram;
 use crate::ledger::{ConversationAcks, Cursor, Observation};
 use crate::workload::source_address;
@@ -98,6 +99,7 @@ pub struct Endpoint {
     pub server: SocketAddr,
     pub ws_url: String,
     pub source_addresses: u32,
+    pub peer: Peer,
 }
 
 /// A message to send: conversation index and a run-wide message number.
@@ -125,10 +127,14 @@ pub async fn open(endpoint: &Endpoint) -> anyhow::Result<Socket> {
         .with_context(|| format!("connecting from {source} to {}: timed out", endpoint.server))?
         .with_context(|| format!("connecting from {source} to {}", endpoint.server))?;
     stream.set_nodelay(true).context("setting TCP_NODELAY")?;
-    let url = format!(
-        "{}?token={}&device=loadgen",
-        endpoint.ws_url, endpoint.token
-    );
+    // Centrifugo takes its token in the first command instead.
+    let url = match endpoint.peer {
+        Peer::Ccserver => format!(
+            "{}?token={}&device=loadgen",
+            endpoint.ws_url, endpoint.token
+        ),
+        Peer::Centrifugo => endpoint.ws_url.clone(),
+    };
     let (socket, _response) = tokio::time::timeout(
         Duration::from_secs(10),
         tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config())),
@@ -198,18 +204,23 @@ impl<'de: 'a, 'a> Deserialize<'de> for MessageField<'a> {
 }
 
 #[derive(Deserialize)]
-struct IncomingMessage<'a> {
+pub(crate) struct IncomingMessage<'a> {
     #[serde(borrow)]
-    conversation_id: Cow<'a, str>,
-    seq: i64,
+    pub conversation_id: Cow<'a, str>,
+    pub seq: i64,
     #[serde(borrow)]
-    body: IncomingBody<'a>,
+    pub body: IncomingBody<'a>,
 }
 
 #[derive(Deserialize)]
-struct IncomingBody<'a> {
+pub(crate) struct IncomingBody<'a> {
     #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
+    pub text: Option<Cow<'a, str>>,
+}
+
+/// The text every send carries: what `parse_stamp` reads back on delivery.
+pub(crate) fn stamp_text(conversation: u32, sent_at_micros: u64, number: u64) -> String {
+    format!("lg {conversation} {sent_at_micros} {number}")
 }
 
 /// `lg <conversation> <send µs> <number>` → (conversation, send µs, number).
@@ -227,10 +238,10 @@ fn parse_stamp(text: &str) -> Option<(u32, u64, u64)> {
 
 /// A send not yet acknowledged: resent with the same `client_msg_id` after a reconnect.
 #[derive(Debug, Clone)]
-struct InFlight {
-    conversation: u32,
-    sent_at_micros: u64,
-    text: String,
+pub(crate) struct InFlight {
+    pub conversation: u32,
+    pub sent_at_micros: u64,
+    pub text: String,
 }
 
 /// Runs one connection until `stop` turns true, reconnecting (and resuming) when the server drops it.
@@ -252,18 +263,36 @@ pub async fn run(
     // Set when the connection is found dropped; the resume `ack` on the next one records the reconnect time.
     let mut dropped_at: Option<Instant> = None;
     loop {
-        let outcome = session(
-            &endpoint,
-            &mut socket,
-            &mut cursors,
-            &mut in_flight,
-            &shared,
-            &mut commands,
-            &mut stop,
-            &mut resumed_once,
-            &mut dropped_at,
-        )
-        .await;
+        let outcome = match endpoint.peer {
+            Peer::Ccserver => {
+                session(
+                    &endpoint,
+                    &mut socket,
+                    &mut cursors,
+                    &mut in_flight,
+                    &shared,
+                    &mut commands,
+                    &mut stop,
+                    &mut resumed_once,
+                    &mut dropped_at,
+                )
+                .await
+            }
+            Peer::Centrifugo => {
+                crate::centrifugo::session(
+                    &endpoint,
+                    &mut socket,
+                    &mut cursors,
+                    &mut in_flight,
+                    &shared,
+                    &mut commands,
+                    &mut stop,
+                    &mut resumed_once,
+                    &mut dropped_at,
+                )
+                .await
+            }
+        };
         if *stop.borrow() || outcome == SessionEnd::Stopped {
             let _ = socket.close(None).await;
             return cursors;
@@ -291,7 +320,7 @@ pub async fn run(
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum SessionEnd {
+pub(crate) enum SessionEnd {
     Stopped,
     Dropped,
 }
@@ -395,7 +424,7 @@ async fn session(
                     let flight = InFlight {
                         conversation: command.conversation,
                         sent_at_micros,
-                        text: format!("lg {} {} {}", command.conversation, sent_at_micros, command.number),
+                        text: stamp_text(command.conversation, sent_at_micros, command.number),
                     };
                     if let Some(rest) = shared.rest.as_ref().filter(|rest| rand::random::<f64>() < rest.share) {
                         tokio::spawn(send_through_rest(rest.clone(), endpoint.token.clone(), Arc::clone(shared), command.number, flight, stop.clone()));
@@ -527,7 +556,27 @@ fn on_ack(frame: &Incoming<'_>, in_flight: &mut HashMap<u64, InFlight>, shared: 
     else {
         return;
     };
-    let (Some(flight), Some(seq)) = (in_flight.remove(&number), frame.seq) else {
+    if frame.seq.is_some() {
+        acknowledge(
+            number,
+            frame.seq,
+            frame.duplicate.unwrap_or(false),
+            in_flight,
+            shared,
+        );
+    }
+}
+
+/// Records the acknowledgement of send `number` with its `seq`; without one (a peer's publish
+/// reply), the conversation's next: every send to a run's conversation comes from the run.
+pub(crate) fn acknowledge(
+    number: u64,
+    seq: Option<i64>,
+    duplicate: bool,
+    in_flight: &mut HashMap<u64, InFlight>,
+    shared: &Shared,
+) {
+    let Some(flight) = in_flight.remove(&number) else {
         return;
     };
     shared
@@ -535,12 +584,19 @@ fn on_ack(frame: &Incoming<'_>, in_flight: &mut HashMap<u64, InFlight>, shared: 
         .record(shared.now_micros().saturating_sub(flight.sent_at_micros));
     shared.acked.fetch_add(1, Ordering::Relaxed);
     if let Ok(mut acks) = shared.acks[flight.conversation as usize].lock() {
-        acks.record(seq, frame.duplicate.unwrap_or(false));
-        acks.identify(number, seq);
+        if let Some(seq) = seq {
+            acks.record(seq, duplicate);
+            acks.identify(number, seq);
+        } else {
+            // Acks of concurrent senders may cross: the k-th is offset k, but not necessarily
+            // this send's, so the number is matched to its offset only on delivery.
+            let next = acks.acked.len() as i64 + 1;
+            acks.record(next, duplicate);
+        }
     }
 }
 
-fn on_message(
+pub(crate) fn on_message(
     message: Option<&IncomingMessage<'_>>,
     cursors: &mut [(u32, Cursor)],
     shared: &Shared,

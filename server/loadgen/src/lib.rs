@@ -6,6 +6,7 @@
 //! against what was acknowledged (`ledger`) and report latency, throughput, CPU and server memory.
 
 pub mod args;
+mod centrifugo;
 mod connection;
 mod histogram;
 mod ledger;
@@ -92,7 +93,10 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
         run_id,
         "provisioning through REST"
     );
-    let provisioned = setup::provision(settings, &plans, &run_id).await?;
+    let provisioned = match settings.peer {
+        args::Peer::Ccserver => setup::provision(settings, &plans, &run_id).await?,
+        args::Peer::Centrifugo => setup::centrifugo_channels(settings, &plans, &run_id),
+    };
     let setup_secs = setup_started.elapsed().as_secs_f64();
 
     let rss_before = settings.server_pid.map(procfs::rss_bytes).transpose()?;
@@ -134,6 +138,7 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
             server: settings.server_address,
             ws_url: settings.ws_url.clone(),
             source_addresses: settings.source_addresses,
+            peer: settings.peer,
         })
         .collect();
     // Each connection's task starts as soon as its handshake is done, so it answers `hello` with

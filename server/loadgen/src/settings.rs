@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::args::Args;
+use crate::args::{Args, Peer};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -11,6 +11,8 @@ pub struct Settings {
     /// `host:port` of the server, for the TCP connections.
     pub server_address: std::net::SocketAddr,
     pub ws_url: String,
+    pub peer: Peer,
+    /// ccserver: the app's API key; Centrifugo: the token HMAC secret.
     pub api_key: String,
     pub connections: u32,
     pub rate: u32,
@@ -43,16 +45,20 @@ impl Settings {
         let duration = duration_of("duration", &args.duration);
         let drain = duration_of("drain", &args.drain);
         let deadline = duration_of("deadline", &args.deadline);
-        let api_key = match (&args.api_key, &args.demo_file) {
-            (Some(key), _) => key.clone(),
-            (None, Some(path)) => match read_demo_key(path) {
+        let api_key = match (args.peer, &args.api_key, &args.demo_file) {
+            (Peer::Centrifugo, _, _) => args.centrifugo_secret.clone().unwrap_or_else(|| {
+                problems.push("--peer centrifugo needs --centrifugo-secret (or CC_LOADGEN_CENTRIFUGO_SECRET): its client.token.hmac_secret_key".into());
+                String::new()
+            }),
+            (Peer::Ccserver, Some(key), _) => key.clone(),
+            (Peer::Ccserver, None, Some(path)) => match read_demo_key(path) {
                 Ok(key) => key,
                 Err(error) => {
                     problems.push(format!("--demo-file {}: {error:#}", path.display()));
                     String::new()
                 }
             },
-            (None, None) => {
+            (Peer::Ccserver, None, None) => {
                 problems.push("an API key is needed: pass --api-key (or CC_API_KEY) or --demo-file <data dir>/demo.json".into());
                 String::new()
             }
@@ -90,6 +96,12 @@ impl Settings {
                 args.rest_share
             ));
         }
+        if args.peer == Peer::Centrifugo && args.rest_share > 0.0 {
+            problems.push(
+                "--rest-share is for ccserver's REST API; leave it at 0 with --peer centrifugo"
+                    .into(),
+            );
+        }
         if !args.direct && args.groups == 0 {
             problems.push("no conversations: keep --direct true or add --groups".into());
         }
@@ -109,7 +121,11 @@ impl Settings {
         }
         let server_address = server_address.ok_or_else(|| anyhow::anyhow!("--url is invalid"))?;
         Ok(Self {
-            ws_url: format!("ws://{server_address}/v1/ws"),
+            ws_url: match args.peer {
+                Peer::Ccserver => format!("ws://{server_address}/v1/ws"),
+                Peer::Centrifugo => format!("ws://{server_address}/connection/websocket"),
+            },
+            peer: args.peer,
             http_base: base,
             server_address,
             api_key,
@@ -202,6 +218,33 @@ mod tests {
         ] {
             assert!(error.contains(needle), "{needle} missing from: {error}");
         }
+    }
+
+    #[test]
+    fn centrifugo_needs_its_token_secret() {
+        let error = Settings::from_args(&Args::parse_from([
+            "cc-loadgen",
+            "--peer",
+            "centrifugo",
+            "--rest-share",
+            "0.5",
+        ]))
+        .unwrap_err();
+        let error = format!("{error:#}");
+        assert!(error.contains("--centrifugo-secret"), "{error}");
+        assert!(error.contains("--rest-share"), "{error}");
+        let settings = Settings::from_args(&Args::parse_from([
+            "cc-loadgen",
+            "--peer",
+            "centrifugo",
+            "--centrifugo-secret",
+            "s",
+            "--url",
+            "http://127.0.0.1:8000",
+        ]))
+        .unwrap();
+        assert_eq!(settings.ws_url, "ws://127.0.0.1:8000/connection/websocket");
+        assert_eq!(settings.api_key, "s");
     }
 
     #[test]

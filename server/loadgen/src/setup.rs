@@ -175,3 +175,30 @@ pub async fn provision(
         conversation_ids,
     })
 }
+
+/// Centrifugo needs no provisioning: users exist by their signed tokens, and a channel by being
+/// subscribed to. Channel names carry the run id, so that no other run's publications mix in.
+pub fn centrifugo_channels(
+    settings: &Settings,
+    plans: &[ConversationPlan],
+    run_id: &str,
+) -> Provisioned {
+    let expires_at_secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+        + TOKEN_TTL_SECS;
+    Provisioned {
+        tokens: (0..settings.connections)
+            .map(|index| {
+                crate::centrifugo::token(
+                    &settings.api_key,
+                    &format!("lg{run_id}-{index}"),
+                    expires_at_secs,
+                )
+            })
+            .collect(),
+        conversation_ids: (0..plans.len())
+            .map(|index| format!("lg{run_id}-c{index}"))
+            .collect(),
+    }
+}
