@@ -32,6 +32,11 @@ pub struct Shared {
     pub epoch: Instant,
     pub conversation_ids: Vec<String>,
     pub send_to_deliver: Histogram,
+    /// Send-to-deliver by the second of the run a message was sent in (the last one also takes
+    /// anything later): shows whether a run fell behind from the start or along the way.
+    pub timeline: Vec<Histogram>,
+    /// When sending began (µs since `epoch`); the timeline's second 0.
+    pub send_started_micros: AtomicU64,
     pub send_to_ack: Histogram,
     /// From a connection found dropped to the `ack` of its `resume` on the new connection.
     pub reconnect: Histogram,
@@ -57,7 +62,7 @@ pub struct RestSends {
 }
 
 impl Shared {
-    pub fn new(conversation_ids: Vec<String>) -> Self {
+    pub fn new(conversation_ids: Vec<String>, timeline_secs: usize) -> Self {
         let acks = conversation_ids
             .iter()
             .map(|_| Mutex::new(ConversationAcks::default()))
@@ -66,6 +71,10 @@ impl Shared {
             epoch: Instant::now(),
             conversation_ids,
             send_to_deliver: Histogram::new(),
+            timeline: (0..timeline_secs.max(1))
+                .map(|_| Histogram::new())
+                .collect(),
+            send_started_micros: AtomicU64::new(0),
             send_to_ack: Histogram::new(),
             reconnect: Histogram::new(),
             deliveries: AtomicU64::new(0),
@@ -630,9 +639,13 @@ pub(crate) fn on_message(
         acks.identify(number, message.seq);
     }
     shared.deliveries.fetch_add(1, Ordering::Relaxed);
-    shared
-        .send_to_deliver
-        .record(shared.now_micros().saturating_sub(sent_at));
+    let latency = shared.now_micros().saturating_sub(sent_at);
+    shared.send_to_deliver.record(latency);
+    let second =
+        sent_at.saturating_sub(shared.send_started_micros.load(Ordering::Relaxed)) / 1_000_000;
+    let last = shared.timeline.len() - 1;
+    shared.timeline[usize::try_from(second).map_or(last, |second| second.min(last))]
+        .record(latency);
 }
 
 #[cfg(test)]
@@ -645,6 +658,35 @@ mod tests {
         let frame: Incoming = serde_json::from_str(text).unwrap();
         assert_eq!(frame.code.as_deref(), Some("unavailable"));
         assert!(frame.message.unwrap().as_message().is_none());
+    }
+
+    #[test]
+    fn deliveries_land_in_the_second_they_were_sent_in() {
+        let shared = Shared::new(vec!["c0".into()], 3);
+        shared
+            .send_started_micros
+            .store(5_000_000, Ordering::Relaxed);
+        let mut cursors = vec![(0, Cursor::starting_after(0))];
+        for (seq, sent_at) in [
+            (1, 5_100_000_u64),
+            (2, 6_200_000),
+            (3, 6_900_000),
+            (4, 60_000_000),
+        ] {
+            let text = stamp_text(0, sent_at, seq as u64);
+            let message = IncomingMessage {
+                conversation_id: "c0".into(),
+                seq,
+                body: IncomingBody {
+                    text: Some(text.into()),
+                },
+            };
+            on_message(Some(&message), &mut cursors, &shared);
+        }
+        let counts: Vec<u64> = shared.timeline.iter().map(Histogram::count).collect();
+        // Second 0, second 1 (two), and the last slot for what came after the timeline's end.
+        assert_eq!(counts, vec![1, 2, 1]);
+        assert_eq!(shared.send_to_deliver.count(), 4);
     }
 
     #[test]

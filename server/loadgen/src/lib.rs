@@ -91,7 +91,7 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
         users = settings.connections,
         conversations = plans.len(),
         run_id,
-        "provisioning through REST"
+        "provisioning"
     );
     let provisioned = match settings.peer {
         args::Peer::Ccserver => setup::provision(settings, &plans, &run_id).await?,
@@ -100,7 +100,9 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
     let setup_secs = setup_started.elapsed().as_secs_f64();
 
     let rss_before = settings.server_pid.map(procfs::rss_bytes).transpose()?;
-    let mut shared = Shared::new(provisioned.conversation_ids.clone());
+    // One timeline slot per second of sending, at most 10 minutes' worth.
+    let timeline_secs = settings.duration.as_secs().clamp(1, 600) as usize;
+    let mut shared = Shared::new(provisioned.conversation_ids.clone(), timeline_secs);
     if settings.rest_share > 0.0 {
         shared.rest = Some(connection::RestSends {
             client: reqwest::Client::builder()
@@ -195,6 +197,9 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
         .transpose()?;
     let deliveries_start = shared.deliveries.load(Ordering::Relaxed);
     let send_started = Instant::now();
+    shared
+        .send_started_micros
+        .store(shared.now_micros(), Ordering::Relaxed);
     let mut scheduler = Scheduler::new(&plans, settings.group_share);
     let mut sent: u64 = 0;
     let mut ticker = tokio::time::interval(Duration::from_millis(1));
@@ -297,6 +302,16 @@ async fn execute(settings: &Settings) -> anyhow::Result<Report> {
         send_rate: sent as f64 / send_secs,
         deliveries_per_sec: deliveries as f64 / busy_secs,
         latency_ms: Latencies::of(&shared.send_to_deliver),
+        timeline: shared
+            .timeline
+            .iter()
+            .enumerate()
+            .map(|(second, histogram)| report::TimelineSecond {
+                second: second as u32,
+                deliveries: histogram.count(),
+                latency_ms: Latencies::of(histogram),
+            })
+            .collect(),
         ack_latency_ms: Latencies::of(&shared.send_to_ack),
         reconnects: shared.reconnect.count(),
         reconnect_ms: Latencies::of(&shared.reconnect),

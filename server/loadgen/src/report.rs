@@ -23,6 +23,8 @@ pub struct Report {
     pub send_rate: f64,
     pub deliveries_per_sec: f64,
     pub latency_ms: Latencies,
+    /// Deliveries and send-to-deliver latency of the messages sent in each second of the run.
+    pub timeline: Vec<TimelineSecond>,
     pub ack_latency_ms: Latencies,
     /// Connections that were dropped and came back (resumed).
     pub reconnects: u64,
@@ -36,6 +38,13 @@ pub struct Report {
     pub resends: u64,
     pub delivery: DeliveryTotals,
     pub errors: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TimelineSecond {
+    pub second: u32,
+    pub deliveries: u64,
+    pub latency_ms: Latencies,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -98,6 +107,18 @@ impl Report {
         let _ = writeln!(out, "deliveries/s         {:.0}", self.deliveries_per_sec);
         let _ = writeln!(out, "send→deliver         {}", self.latency_ms.line());
         let _ = writeln!(out, "send→ack             {}", self.ack_latency_ms.line());
+        // p99 of each second's sends, on one line: a run that fell behind shows where.
+        let p99s: Vec<String> = self
+            .timeline
+            .iter()
+            .map(|second| {
+                second
+                    .latency_ms
+                    .p99
+                    .map_or_else(|| "-".to_owned(), |p99| format!("{p99:.0}"))
+            })
+            .collect();
+        let _ = writeln!(out, "p99 by send second   {} ms", p99s.join(" "));
         if self.reconnects > 0 {
             let _ = writeln!(
                 out,
