@@ -131,9 +131,8 @@ fn ccserver_binary(directory: &Path) -> PathBuf {
 }
 
 /// Services this machine has no stand-in for (TiDB's PD and TiKV: MariaDB needs neither; the
-/// monitoring stack and exporters) and roles this ccserver build does not implement yet (moderation,
-/// notifications, webhooks) run 0 replicas of the harness's busybox image.
-const IDLE: [&str; 14] = [
+/// monitoring stack and exporters) run 0 replicas of the harness's busybox image.
+const IDLE: [&str; 11] = [
     "pd-1",
     "tikv-1",
     "kafka-exporter",
@@ -145,9 +144,6 @@ const IDLE: [&str; 14] = [
     "promtail",
     "node-exporter",
     "cadvisor",
-    "moderation",
-    "notifications",
-    "webhooks",
 ];
 const IDLE_IMAGES: [&str; 12] = [
     "pd",

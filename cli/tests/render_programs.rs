@@ -597,3 +597,45 @@ fn every_mounted_secret_is_readable_by_the_user_its_image_runs_as() {
         }
     }
 }
+
+/// Every service of the stack that runs `ccserver` gets a config the `ccserver` of this workspace
+/// accepts: a role it does not implement would make the service restart forever, and `ccctl deploy`
+/// wait for a convergence that never comes.
+#[test]
+fn ccserver_accepts_the_config_of_every_service_that_runs_it() {
+    for (size, ..) in SIZES {
+        let (fixture, out) = rendered(size);
+        let stack: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+            &std::fs::read_to_string(out.join("stack.yml")).expect("stack.yml"),
+        )
+        .expect("stack yaml");
+        let mut checked = 0;
+        for (name, service) in stack["services"].as_mapping().expect("services") {
+            if service["command"][0].as_str() != Some("ccserver") {
+                continue;
+            }
+            let source = service["configs"][0]["source"]
+                .as_str()
+                .expect("config source");
+            let file = stack["configs"][source]["file"]
+                .as_str()
+                .expect("config file");
+            // The password files it names are Docker secrets: read them from the fixture's copies.
+            let text = std::fs::read_to_string(out.join(file))
+                .expect("ccserver config")
+                .replace(
+                    "/run/secrets/",
+                    &format!("{}/", fixture.path("secrets").display()),
+                );
+            let local = fixture.path(&format!("{name}.toml", name = name.as_str().expect("name")));
+            std::fs::write(&local, text).expect("write config");
+            let config = ccserver::config::RawConfig::from_file(&local)
+                .unwrap_or_else(|error| panic!("{size} {name:?}: {error}"));
+            if let Err(error) = config.validate() {
+                panic!("{size}: ccserver refuses the config of {name:?} ({file}): {error}");
+            }
+            checked += 1;
+        }
+        assert!(checked >= 2, "{size}: only {checked} ccserver services");
+    }
+}

@@ -46,14 +46,14 @@ pub struct Parts {
     pub sizing: BTreeMap<String, Sizing>,
 }
 
-/// The ccserver roles and the port each listens on.
-pub const APP_ROLES: [(&str, u16); 5] = [
-    ("gateway", 8080),
-    ("api", 8081),
-    ("moderation", 8082),
-    ("notifications", 8083),
-    ("webhooks", 8084),
-];
+/// The ccserver roles this build implements, and the port each listens on.
+pub const APP_ROLES: [(&str, u16); 2] = [("gateway", 8080), ("api", 8081)];
+
+/// Roles the plan sizes that this ccserver build does not implement yet (their ports will be
+/// 8082–8084). They are not rendered: `ccserver` refuses a role it does not know, so their services
+/// would restart forever and `ccctl deploy` would wait for a convergence that never comes. Their
+/// events are on the bus already (`chat.events`), and their topics are created, for when they ship.
+pub const PENDING_ROLES: [&str; 3] = ["moderation", "notifications", "webhooks"];
 
 const SECONDS_AFTER_HEALTH_WINDOW: u32 = 10;
 

@@ -16,7 +16,7 @@ pub mod sample;
 mod services;
 
 pub use adapter::from_plan;
-pub use assemble::{APP_ROLES, Parts, Sizing, assemble};
+pub use assemble::{APP_ROLES, PENDING_ROLES, Parts, Sizing, assemble};
 pub use environment::{Domain, DomainError, Environment, Hostnames, Images, SecretFile, SecretKey};
 pub use error::{Problem, RenderError};
 pub use manifest::Manifest;

@@ -64,7 +64,7 @@ pub const SIZES: [&str; 4] = ["dev", "25k", "250k", "1m"];
 
 struct Scale {
     hosts: u32,
-    app_replicas: [u32; 5],
+    app_replicas: [u32; 2],
     nginx: u32,
     brokers: u32,
     tikv: u32,
@@ -78,7 +78,7 @@ fn scale(size: &str) -> Option<Scale> {
     Some(match size {
         "dev" => Scale {
             hosts: 1,
-            app_replicas: [1, 1, 1, 1, 1],
+            app_replicas: [1, 1],
             nginx: 1,
             brokers: 1,
             tikv: 1,
@@ -89,7 +89,7 @@ fn scale(size: &str) -> Option<Scale> {
         },
         "25k" => Scale {
             hosts: 6,
-            app_replicas: [2, 2, 2, 2, 2],
+            app_replicas: [2, 2],
             nginx: 2,
             brokers: 3,
             tikv: 3,
@@ -100,7 +100,7 @@ fn scale(size: &str) -> Option<Scale> {
         },
         "250k" => Scale {
             hosts: 15,
-            app_replicas: [8, 6, 3, 3, 3],
+            app_replicas: [8, 6],
             nginx: 3,
             brokers: 5,
             tikv: 6,
@@ -111,7 +111,7 @@ fn scale(size: &str) -> Option<Scale> {
         },
         "1m" => Scale {
             hosts: 40,
-            app_replicas: [30, 20, 8, 8, 6],
+            app_replicas: [30, 20],
             nginx: 6,
             brokers: 9,
             tikv: 12,

@@ -166,14 +166,7 @@ impl Builder<'_> {
                 // Longer than the drain window, so Swarm never SIGKILLs a gateway mid-drain.
                 spec.stop_grace_period_s = drain + 15;
             }
-            if role == "webhooks" {
-                spec.secrets.push(SecretKey::WebhookSigningKey);
-            }
-            spec.networks = if matches!(role, "gateway" | "api") {
-                vec!["edge", "app", "data", "monitoring"]
-            } else {
-                vec!["app", "data", "monitoring"]
-            };
+            spec.networks = vec!["edge", "app", "data", "monitoring"];
             spec.health = vec![
                 "CMD".into(),
                 "ccserver".into(),

@@ -62,6 +62,17 @@ pub fn run(args: &RenderArgs, printer: &Printer) -> anyhow::Result<()> {
     if plan.target == cc_sizing::Target::Kubernetes {
         printer.warn("the plan targets Kubernetes; rendering the Swarm stack and Compose file of the same topology");
     }
+    let pending: Vec<&str> = cc_templates::PENDING_ROLES
+        .into_iter()
+        .filter(|role| plan.services.get(*role).is_some_and(|s| s.replicas > 0))
+        .collect();
+    if !pending.is_empty() {
+        printer.warn(&format!(
+            "not rendering {}: the plan sizes them, but this ccserver build does not implement \
+             these roles yet (their services would restart forever)",
+            pending.join(", ")
+        ));
+    }
     secrets::check_tls_files(&env)?;
     let previous = std::fs::read_to_string(settings.directory.join("MANIFEST"))
         .ok()
