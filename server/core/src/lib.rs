@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod inproc;
+pub mod lanes;
 pub mod model;
 pub mod presence;
 pub mod service;

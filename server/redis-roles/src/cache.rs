@@ -20,6 +20,7 @@ use crate::conn::RedisConn;
 use crate::keys::conversation_tag;
 use async_trait::async_trait;
 use cc_core::ids::{AppId, ConversationId, MessageId, UserId};
+use cc_core::lanes::LoadLanes;
 use cc_core::model::{
     Access, ApiKeyRecord, App, Appended, Conversation, Member, MemberConversation, Message,
     NewMessage, Role, User,
@@ -27,8 +28,8 @@ use cc_core::model::{
 use cc_core::store::{ConversationPatch, HistoryPage, Store, StoreResult};
 use cc_protocol::MessageBody;
 use redis::Script;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +157,8 @@ pub struct CacheCounters {
     pub hits: AtomicU64,
     pub misses: AtomicU64,
     pub errors: AtomicU64,
+    /// Member lists read from the database: concurrent misses of one conversation load it once.
+    pub member_loads: AtomicU64,
 }
 
 pub struct CachedStore<S> {
@@ -165,6 +168,7 @@ pub struct CachedStore<S> {
     settings: CacheSettings,
     counters: CacheCounters,
     breaker: Breaker,
+    load_lanes: LoadLanes,
 }
 
 struct Keys {
@@ -190,6 +194,7 @@ impl<S: Store> CachedStore<S> {
             settings,
             counters: CacheCounters::default(),
             breaker: Breaker::new(1_000),
+            load_lanes: LoadLanes::default(),
         })
     }
 
@@ -236,6 +241,26 @@ impl<S: Store> CachedStore<S> {
             && !self
                 .breaker
                 .failed_within(i64::try_from(self.ttl_ms()).unwrap_or(i64::MAX))
+    }
+
+    /// The cached member ids, else the version to fill them under (`None`: do not fill).
+    async fn cached_member_ids(&self, keys: &Keys) -> Result<Arc<[UserId]>, Option<String>> {
+        let mut connection = self.connection.clone();
+        let read: redis::RedisResult<(Option<String>, Option<String>)> = redis::cmd("MGET")
+            .arg(&keys.ids)
+            .arg(&keys.ver)
+            .query_async(&mut connection)
+            .await;
+        match read {
+            Ok((Some(text), _)) => serde_json::from_str::<Vec<UserId>>(&text)
+                .map(Arc::from)
+                .map_err(|_| None),
+            Ok((None, version)) => Err(Some(version.unwrap_or_default())),
+            Err(error) => {
+                self.failed("member_ids", &error);
+                Err(None)
+            }
+        }
     }
 
     #[allow(clippy::unnecessary_wraps)] // returned straight from Store methods
@@ -629,26 +654,24 @@ impl<S: Store> Store for CachedStore<S> {
             self.counters.misses.fetch_add(1, Ordering::Relaxed);
             return self.inner.member_ids(app_id, id).await;
         }
-        let mut connection = self.connection.clone();
-        let read: redis::RedisResult<(Option<String>, Option<String>)> = redis::cmd("MGET")
-            .arg(&keys.ids)
-            .arg(&keys.ver)
-            .query_async(&mut connection)
-            .await;
-        let version = match read {
-            Ok((Some(text), _)) => {
-                if let Ok(ids) = serde_json::from_str::<Vec<UserId>>(&text) {
-                    return self.hit(ids.into());
-                }
-                None
-            }
-            Ok((None, version)) => Some(version.unwrap_or_default()),
-            Err(error) => {
-                self.failed("member_ids", &error);
-                None
-            }
+        let version = match self.cached_member_ids(&keys).await {
+            Ok(ids) => return self.hit(ids),
+            Err(version) => version,
         };
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        // One load per conversation at a time in this replica; who waited for it finds it filled.
+        let _lane = match version {
+            Some(_) => Some(self.load_lanes.lane(app_id, id).await),
+            None => None,
+        };
+        let version = match version {
+            Some(_) => match self.cached_member_ids(&keys).await {
+                Ok(ids) => return Ok(ids),
+                Err(version) => version,
+            },
+            None => None,
+        };
+        self.counters.member_loads.fetch_add(1, Ordering::Relaxed);
         let ids = self.inner.member_ids(app_id, id).await?;
         self.fill(&keys, version, &keys.ids, json(&&ids[..])).await;
         Ok(ids)

@@ -315,3 +315,45 @@ async fn redis_down_falls_back_to_the_database() {
     }
     db.drop_now().await;
 }
+
+/// When a run starts, every sender of a busy group misses its member list at once: the replica reads
+/// it from the database once, and the others find it in Redis.
+#[tokio::test]
+async fn concurrent_misses_of_a_member_list_read_the_database_once() {
+    let deployment = Deployment::Standalone;
+    let db = mysql_support::FreshDatabase::create("cache_flight").await;
+    let config = deployment.config("cache");
+    let (cached, service) = replica(deployment, &config, db.open().await).await;
+    let (app, _) = service.create_app("flight").await.expect("app");
+    let members: Vec<String> = (0..50).map(|n| format!("u{n}")).collect();
+    for user in &members {
+        let create = CreateUser {
+            user_id: user.clone(),
+            name: user.clone(),
+            metadata: serde_json::json!({}),
+        };
+        service.create_user(&app.id, create).await.expect("user");
+    }
+    let group = CreateConversation::Group {
+        name: "g".into(),
+        visibility: Visibility::Private,
+        password: None,
+        members: members[1..].to_vec(),
+        metadata: serde_json::json!({}),
+    };
+    let (conversation, _) = service
+        .create_conversation(&principal(&app.id, "u0"), group)
+        .await
+        .expect("group");
+    let before = cached.counters().member_loads.load(Ordering::Relaxed);
+    let reads = (0..200).map(|_| cached.member_ids(&app.id, &conversation.id));
+    let lists = futures_util::future::join_all(reads).await;
+    for ids in lists {
+        assert_eq!(ids.expect("member ids").len(), members.len());
+    }
+    assert_eq!(
+        cached.counters().member_loads.load(Ordering::Relaxed) - before,
+        1,
+        "200 concurrent misses should read the member list once"
+    );
+}

@@ -3,6 +3,7 @@
 //! on its own writes keeps the cache exact.
 
 use cc_core::ids::{AppId, ConversationId, UserId};
+use cc_core::lanes::LoadLanes;
 use cc_core::model::{Access, ConversationKind, Role};
 use cc_protocol::rest::Visibility;
 use std::collections::HashMap;
@@ -48,47 +49,24 @@ impl Entry {
     }
 }
 
-/// Lanes for loading missing entries: a miss loads under its key's lane, so concurrent misses of one
-/// conversation run its queries once. More lanes than the reader pool has connections, so loads of
-/// different conversations still run side by side.
-const LOAD_LANES: usize = 64;
-
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct MemberCache {
     entries: Mutex<HashMap<Key, Arc<Entry>>>,
     /// Bumped by every write that changes an entry, so a read that raced with a write is not cached.
     generation: AtomicU64,
-    load_lanes: [tokio::sync::Mutex<()>; LOAD_LANES],
+    load_lanes: LoadLanes,
     /// Entries read from the database (misses that ran the queries).
     loads: AtomicU64,
 }
 
-impl Default for MemberCache {
-    fn default() -> Self {
-        Self {
-            entries: Mutex::default(),
-            generation: AtomicU64::default(),
-            load_lanes: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
-            loads: AtomicU64::default(),
-        }
-    }
-}
-
 impl MemberCache {
-    /// Held while a missing entry is read: when a run starts, thousands of senders miss the same
-    /// group at once, and each one reading its member list (a 500-row query) took seconds.
-    /// Callers look the entry up again once they hold the lane.
+    /// Held while a missing entry is read ([`LoadLanes`]).
     pub(crate) async fn load_lane(
         &self,
         app_id: &AppId,
         id: &ConversationId,
     ) -> tokio::sync::MutexGuard<'_, ()> {
-        use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
-        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one((&app_id.0, &id.0));
-        // The remainder is below LOAD_LANES, so it fits in usize.
-        #[allow(clippy::cast_possible_truncation)]
-        let lane = (hash % LOAD_LANES as u64) as usize;
-        self.load_lanes[lane].lock().await
+        self.load_lanes.lane(app_id, id).await
     }
 
     pub(crate) fn count_load(&self) {
