@@ -260,11 +260,19 @@ async fn kafka_redis_and_sessions_outages_under_load_lose_no_acknowledged_messag
     // again. (With 50 s, one CI run saw no key within the 10 s below; the load's start, which waits
     // for 1 s of commits after phase 2, varies by seconds.)
     let sessions_prefix = format!("t{}:", deployment.id);
+    // One `sess:` key per device session (connection) of this deployment.
+    let session_keys = format!("{sessions_prefix}sess:");
     let mut run = start_load(&checker, &balancer, &api_key, "60s", committed).await;
     assert!(
         cluster_keys(&sessions_prefix).await > 0,
         "the sessions role should hold sessions and rate buckets on the Redis Cluster before its outage"
     );
+    eventually(
+        "every connection's session on the Redis Cluster before its outage",
+        Duration::from_secs(30),
+        || async { cluster_keys(&session_keys).await >= CONNECTIONS as usize },
+    )
+    .await;
     let mut sessions = Outage::begin("redis", "cluster");
     let committed_at_stop = committed().await;
     tokio::time::sleep(OUTAGE).await;
@@ -295,6 +303,18 @@ async fn kafka_redis_and_sessions_outages_under_load_lose_no_acknowledged_messag
     .await;
     println!(
         "phase 3: sessions keys on the cluster again {:?} after the restart began",
+        restarting.elapsed()
+    );
+    // The connections that lived through the outage register their sessions again on their next
+    // heartbeat (5 s here), without reconnecting: presence and the session list come back.
+    eventually(
+        "the sessions of connections that lived through the outage to be registered again",
+        Duration::from_secs(20),
+        || async { cluster_keys(&session_keys).await >= CONNECTIONS as usize },
+    )
+    .await;
+    println!(
+        "phase 3: every connection's session registered again {:?} after the restart began",
         restarting.elapsed()
     );
     finish(run, "phase 3 (sessions Redis outage)").await;

@@ -75,4 +75,11 @@ pub trait Presence: Send + Sync + 'static {
     /// Refuse this token id until `until_ms`.
     async fn deny_token(&self, token_id: &str, until_ms: i64);
     async fn is_token_denied(&self, token_id: &str, now_ms: i64) -> bool;
+    /// Changes after every failure of the backing store, which may have lost the sessions registered
+    /// before it (a Redis restarted empty); `None` while the store is known to be unreachable. A
+    /// connection whose session was registered under another generation registers it again, so
+    /// presence and the session list come back without a reconnect. In-process state is never lost.
+    fn generation(&self) -> Option<u64> {
+        Some(0)
+    }
 }

@@ -162,6 +162,10 @@ impl RedisPresence {
 
 #[async_trait]
 impl Presence for RedisPresence {
+    fn generation(&self) -> Option<u64> {
+        self.breaker.allows().then(|| self.breaker.failures())
+    }
+
     async fn register(&self, session: SessionInfo) -> Transition {
         let now = now_ms();
         let expires = session.token_expires_at_ms.max(now) + SESSION_GRACE_MS;

@@ -180,6 +180,9 @@ message_burst = 2000
 
 [gateway]
 drain_ms = 1000
+# A connection registers its session again on the heartbeat after the sessions role failed: shorter
+# than the default 25 s so that prod_outage sees it within its wait.
+heartbeat_ms = 5000
 
 [log]
 format = "text"

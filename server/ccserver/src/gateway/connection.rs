@@ -74,15 +74,17 @@ pub(crate) async fn serve<S: Socket>(
     state.metrics.connections.fetch_add(1, Ordering::Relaxed);
     // Futures that run once or rarely are boxed: their state then lives on the heap only while they
     // run, instead of enlarging every idle connection's task.
-    Box::pin(state.service.session_opened(SessionInfo {
-        app_id: principal.app_id.clone(),
-        session_id: session_id.clone(),
-        user_id: principal.user_id.clone(),
+    let mut registration = Registration {
         device,
         connected_at_ms: now_ms(),
-        token_id: principal.token_id.clone(),
-        token_expires_at_ms: principal.expires_at_ms,
-    }))
+        // Read before registering: a failure while registering moves it on, and the next heartbeat retries.
+        generation: state.service.presence().generation(),
+    };
+    Box::pin(
+        state
+            .service
+            .session_opened(registration.session(&principal, &session_id)),
+    )
     .await;
     tracing::debug!("connected");
     let limits = state.service.limits();
@@ -103,7 +105,14 @@ pub(crate) async fn serve<S: Socket>(
     });
     let mut conn = Conn::new(state.clone(), principal, Arc::clone(&handle));
     let end = if Box::pin(write_frames(&mut socket, &[hello])).await {
-        run_loop(&mut socket, &mut conn, &handle, &mut queue).await
+        run_loop(
+            &mut socket,
+            &mut conn,
+            &handle,
+            &mut queue,
+            &mut registration,
+        )
+        .await
     } else {
         End::Gone
     };
@@ -124,11 +133,46 @@ pub(crate) async fn serve<S: Socket>(
     tracing::debug!("disconnected");
 }
 
+/// What registered this connection's session with the presence store, kept to register it again.
+struct Registration {
+    device: String,
+    connected_at_ms: i64,
+    generation: Option<u64>,
+}
+
+impl Registration {
+    fn session(&self, principal: &Principal, session_id: &SessionId) -> SessionInfo {
+        SessionInfo {
+            app_id: principal.app_id.clone(),
+            session_id: session_id.clone(),
+            user_id: principal.user_id.clone(),
+            device: self.device.clone(),
+            connected_at_ms: self.connected_at_ms,
+            token_id: principal.token_id.clone(),
+            token_expires_at_ms: principal.expires_at_ms,
+        }
+    }
+
+    /// Registers the session again when the presence store failed since it was last registered (it
+    /// may have come back empty): presence and the session list return without a reconnect, spread
+    /// over one heartbeat interval. Nothing happens while the store is unreachable.
+    async fn refresh(&mut self, conn: &Conn, session_id: &SessionId) {
+        let current = conn.state.service.presence().generation();
+        if current.is_none() || current == self.generation {
+            return;
+        }
+        self.generation = current;
+        let session = self.session(&conn.principal, session_id);
+        Box::pin(conn.state.service.session_opened(session)).await;
+    }
+}
+
 async fn run_loop<S: Socket>(
     socket: &mut S,
     conn: &mut Conn,
     handle: &ConnHandle,
     queue: &mut tokio::sync::mpsc::Receiver<Arc<OutFrame>>,
+    registration: &mut Registration,
 ) -> End {
     // Copied out: the settings themselves are not held across awaits.
     let (heartbeat_every, idle_timeout) = (
@@ -151,6 +195,23 @@ async fn run_loop<S: Socket>(
                     _ => CloseCode::Normal.reason(),
                 };
                 return End::Close(code, reason);
+            }
+            // Before the queue and the socket: with `biased`, a client that always has another
+            // frame waiting (a sender whose acks are slow) would otherwise never be pinged, never
+            // have its token expiry or idle time checked, and never register its session again.
+            () = &mut heartbeat => {
+                if last_received.elapsed() >= idle_timeout {
+                    return End::Close(CloseCode::IdleTimeout.code(), CloseCode::IdleTimeout.reason());
+                }
+                if conn.principal.expires_at_ms + cc_core::auth::jwt::LEEWAY_SECS * 1000 < now_ms() {
+                    return End::Close(CloseCode::TokenExpired.code(), CloseCode::TokenExpired.reason());
+                }
+                registration.refresh(conn, &handle.session_id).await;
+                let pinged = Box::pin(tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Ping(axum::body::Bytes::new())))).await;
+                if !matches!(pinged, Ok(Ok(()))) {
+                    return End::Gone;
+                }
+                heartbeat.as_mut().reset((Instant::now() + heartbeat_every).into());
             }
             Some(first) = queue.recv() => {
                 // One more turn of the scheduler before writing lets the fan-out of other sends
@@ -187,19 +248,6 @@ async fn run_loop<S: Socket>(
                         }
                     }
                 }
-            }
-            () = &mut heartbeat => {
-                if last_received.elapsed() >= idle_timeout {
-                    return End::Close(CloseCode::IdleTimeout.code(), CloseCode::IdleTimeout.reason());
-                }
-                if conn.principal.expires_at_ms + cc_core::auth::jwt::LEEWAY_SECS * 1000 < now_ms() {
-                    return End::Close(CloseCode::TokenExpired.code(), CloseCode::TokenExpired.reason());
-                }
-                let pinged = Box::pin(tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Ping(axum::body::Bytes::new())))).await;
-                if !matches!(pinged, Ok(Ok(()))) {
-                    return End::Gone;
-                }
-                heartbeat.as_mut().reset((Instant::now() + heartbeat_every).into());
             }
         }
     }
