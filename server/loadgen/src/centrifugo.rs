@@ -14,24 +14,20 @@
 //! resubscribes from the live position, and what it missed counts as lost).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::{SinkExt as _, StreamExt as _};
 use hmac::{Hmac, Mac as _};
 use serde::Deserialize;
-use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::connection::{
-    Endpoint, InFlight, IncomingBody, IncomingMessage, SendCommand, SessionEnd, Shared, Socket,
-    acknowledge, on_message, stamp_text,
+    Endpoint, InFlight, IncomingBody, IncomingMessage, SessionEnd, SessionState, Shared, Socket,
+    acknowledge, on_message, stamp_text, text_of,
 };
-use crate::ledger::Cursor;
 
 /// Request ids (Centrifugo's are 32-bit): 1 for `connect`, 2.. for the subscriptions, and this plus
 /// the message number for publishes, so that a reply names the send it answers.
@@ -143,18 +139,20 @@ fn parse_line(line: &str) -> Option<Event<'_>> {
 
 /// One connection's session against Centrifugo: connect, subscribe to every conversation, then send
 /// what the scheduler hands over and check what arrives. The counterpart of `connection::session`.
-#[allow(clippy::too_many_arguments)] // the same connection state as `connection::session`
 pub(crate) async fn session(
     endpoint: &Endpoint,
     socket: &mut Socket,
-    cursors: &mut [(u32, Cursor)],
-    in_flight: &mut HashMap<u64, InFlight>,
+    state: &mut SessionState,
     shared: &Arc<Shared>,
-    commands: &mut mpsc::Receiver<SendCommand>,
-    stop: &mut watch::Receiver<bool>,
-    resumed_once: &mut bool,
-    dropped_at: &mut Option<Instant>,
 ) -> SessionEnd {
+    let SessionState {
+        cursors,
+        in_flight,
+        commands,
+        stop,
+        resumed_once,
+        dropped_at,
+    } = state;
     // Publishes are not idempotent here (no client message id): what was in flight when a previous
     // connection dropped is unknown, so it is neither resent nor expected.
     in_flight.clear();
@@ -173,19 +171,10 @@ pub(crate) async fn session(
             biased;
             _ = stop.changed() => return SessionEnd::Stopped,
             frame = socket.next() => {
-                let text = match frame {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Close(close))) => {
-                        let code = close.map_or(1005, |c| u16::from(c.code));
-                        shared.count_error(&format!("closed by server: {code}"));
-                        return SessionEnd::Dropped;
-                    }
-                    Some(Ok(_)) => continue,
-                    Some(Err(error)) => {
-                        shared.count_error(&format!("read: {error}"));
-                        return SessionEnd::Dropped;
-                    }
-                    None => return SessionEnd::Dropped,
+                let text = match text_of(frame, shared) {
+                    Ok(Some(text)) => text,
+                    Ok(None) => continue,
+                    Err(end) => return end,
                 };
                 let mut answers: Vec<String> = Vec::new();
                 for line in text.as_str().lines().filter(|line| !line.is_empty()) {

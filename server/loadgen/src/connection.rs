@@ -260,54 +260,33 @@ pub async fn run(
     mut socket: Socket,
     conversations: Vec<u32>,
     shared: Arc<Shared>,
-    mut commands: mpsc::Receiver<SendCommand>,
-    mut stop: watch::Receiver<bool>,
+    commands: mpsc::Receiver<SendCommand>,
+    stop: watch::Receiver<bool>,
 ) -> Vec<(u32, Cursor)> {
-    let mut cursors: Vec<(u32, Cursor)> = conversations
-        .iter()
-        .map(|c| (*c, Cursor::starting_after(0)))
-        .collect();
-    let mut in_flight: HashMap<u64, InFlight> = HashMap::new();
-    let mut resumed_once = false;
-    // Set when the connection is found dropped; the resume `ack` on the next one records the reconnect time.
-    let mut dropped_at: Option<Instant> = None;
+    let mut state = SessionState {
+        cursors: conversations
+            .iter()
+            .map(|c| (*c, Cursor::starting_after(0)))
+            .collect(),
+        in_flight: HashMap::new(),
+        commands,
+        stop,
+        resumed_once: false,
+        dropped_at: None,
+    };
     loop {
         let outcome = match endpoint.peer {
-            Peer::Ccserver => {
-                session(
-                    &endpoint,
-                    &mut socket,
-                    &mut cursors,
-                    &mut in_flight,
-                    &shared,
-                    &mut commands,
-                    &mut stop,
-                    &mut resumed_once,
-                    &mut dropped_at,
-                )
-                .await
-            }
+            Peer::Ccserver => session(&endpoint, &mut socket, &mut state, &shared).await,
             Peer::Centrifugo => {
-                crate::centrifugo::session(
-                    &endpoint,
-                    &mut socket,
-                    &mut cursors,
-                    &mut in_flight,
-                    &shared,
-                    &mut commands,
-                    &mut stop,
-                    &mut resumed_once,
-                    &mut dropped_at,
-                )
-                .await
+                crate::centrifugo::session(&endpoint, &mut socket, &mut state, &shared).await
             }
         };
-        if *stop.borrow() || outcome == SessionEnd::Stopped {
+        if *state.stop.borrow() || outcome == SessionEnd::Stopped {
             let _ = socket.close(None).await;
-            return cursors;
+            return state.cursors;
         }
         shared.disconnects.fetch_add(1, Ordering::Relaxed);
-        dropped_at = Some(Instant::now());
+        state.dropped_at = Some(Instant::now());
         // Reconnect with full-jitter backoff until stopped; the resume cursors carry on from what we saw.
         let mut attempt = 0u32;
         socket = loop {
@@ -315,7 +294,7 @@ pub async fn run(
             let delay = Duration::from_millis(rand::random_range(0..=cap_ms));
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
-                _ = stop.changed() => return cursors,
+                _ = state.stop.changed() => return state.cursors,
             }
             match open(&endpoint).await {
                 Ok(socket) => break socket,
@@ -334,37 +313,65 @@ pub(crate) enum SessionEnd {
     Dropped,
 }
 
-#[allow(clippy::too_many_arguments)] // the connection's state, threaded through one session at a time
+/// What one connection carries from one session (WebSocket) to the next.
+pub(crate) struct SessionState {
+    pub cursors: Vec<(u32, Cursor)>,
+    /// Sends not yet acknowledged, by number.
+    pub in_flight: HashMap<u64, InFlight>,
+    pub commands: mpsc::Receiver<SendCommand>,
+    pub stop: watch::Receiver<bool>,
+    pub resumed_once: bool,
+    /// Set when the connection is found dropped; the first answer on the next one records the
+    /// reconnect time.
+    pub dropped_at: Option<Instant>,
+}
+
+/// The text of a frame read from the server; `Ok(None)` for frames to skip, `Err` when the session
+/// ended (counted).
+pub(crate) fn text_of(
+    frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    shared: &Shared,
+) -> Result<Option<tokio_tungstenite::tungstenite::Utf8Bytes>, SessionEnd> {
+    match frame {
+        Some(Ok(Message::Text(text))) => Ok(Some(text)),
+        Some(Ok(Message::Close(close))) => {
+            let code = close.map_or(1005, |c| u16::from(c.code));
+            shared.count_error(&format!("closed by server: {code}"));
+            Err(SessionEnd::Dropped)
+        }
+        Some(Ok(_)) => Ok(None),
+        Some(Err(error)) => {
+            shared.count_error(&format!("read: {error}"));
+            Err(SessionEnd::Dropped)
+        }
+        None => Err(SessionEnd::Dropped),
+    }
+}
+
 async fn session(
     endpoint: &Endpoint,
     socket: &mut Socket,
-    cursors: &mut [(u32, Cursor)],
-    in_flight: &mut HashMap<u64, InFlight>,
+    state: &mut SessionState,
     shared: &Arc<Shared>,
-    commands: &mut mpsc::Receiver<SendCommand>,
-    stop: &mut watch::Receiver<bool>,
-    resumed_once: &mut bool,
-    dropped_at: &mut Option<Instant>,
 ) -> SessionEnd {
+    let SessionState {
+        cursors,
+        in_flight,
+        commands,
+        stop,
+        resumed_once,
+        dropped_at,
+    } = state;
     let mut live = false;
     loop {
         tokio::select! {
             biased;
             _ = stop.changed() => return SessionEnd::Stopped,
             frame = socket.next() => {
-                let text = match frame {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Close(close))) => {
-                        let code = close.map_or(1005, |c| u16::from(c.code));
-                        shared.count_error(&format!("closed by server: {code}"));
-                        return SessionEnd::Dropped;
-                    }
-                    Some(Ok(_)) => continue,
-                    Some(Err(error)) => {
-                        shared.count_error(&format!("read: {error}"));
-                        return SessionEnd::Dropped;
-                    }
-                    None => return SessionEnd::Dropped,
+                let text = match text_of(frame, shared) {
+                    Ok(Some(text)) => text,
+                    Ok(None) => continue,
+                    Err(end) => return end,
                 };
                 let Ok(frame) = serde_json::from_str::<Incoming>(&text) else {
                     shared.count_error("unparsable server frame");
