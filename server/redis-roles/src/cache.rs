@@ -660,16 +660,16 @@ impl<S: Store> Store for CachedStore<S> {
         };
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
         // One load per conversation at a time in this replica; who waited for it finds it filled.
-        let _lane = match version {
-            Some(_) => Some(self.load_lanes.lane(app_id, id).await),
-            None => None,
-        };
-        let version = match version {
-            Some(_) => match self.cached_member_ids(&keys).await {
-                Ok(ids) => return Ok(ids),
-                Err(version) => version,
-            },
-            None => None,
+        // (Without a version to fill under, nothing will be filled: no point in waiting.)
+        let (_lane, version) = match version {
+            Some(_) => {
+                let lane = self.load_lanes.lane(app_id, id).await;
+                match self.cached_member_ids(&keys).await {
+                    Ok(ids) => return Ok(ids),
+                    Err(version) => (Some(lane), version),
+                }
+            }
+            None => (None, None),
         };
         self.counters.member_loads.fetch_add(1, Ordering::Relaxed);
         let ids = self.inner.member_ids(app_id, id).await?;
